@@ -1,0 +1,50 @@
+"""Typed exceptions. Every user-facing error is one line: what, where, found, expected.
+
+``UsageError`` and its subclasses map to exit code 2 in the CLI; ``SampleError`` marks a
+single input sample that could not be processed (recorded as ``failed``, exit code 1).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "DataLayoutError",
+    "InputFileError",
+    "OodforgeError",
+    "SampleError",
+    "ShapeError",
+    "UsageError",
+    "ValueCheckError",
+]
+
+
+class OodforgeError(Exception):
+    """Base class of every error raised on purpose by oodforge."""
+
+
+class UsageError(OodforgeError, ValueError):
+    """Bad user input (arguments, config, data roots): exit code 2."""
+
+
+class ConfigError(UsageError):
+    """Invalid configuration file or key."""
+
+
+class DataLayoutError(UsageError):
+    """A dataset root does not have the expected on-disk layout."""
+
+
+class InputFileError(UsageError):
+    """An input file is missing, malformed or unreadable."""
+
+
+class ShapeError(OodforgeError, ValueError):
+    """An array has an unexpected shape."""
+
+
+class ValueCheckError(OodforgeError, ValueError):
+    """An array holds values outside the expected set or range."""
+
+
+class SampleError(OodforgeError):
+    """One sample (image) failed; the run goes on and records the reason."""
