@@ -1,0 +1,1 @@
+"""The ``oodforge`` command line (Typer + rich)."""
