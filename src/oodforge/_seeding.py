@@ -10,7 +10,7 @@ import hashlib
 
 import numpy as np
 
-__all__ = ["STREAMS", "image_seed", "sample_streams", "stable_unit", "stable_uint64"]
+__all__ = ["STREAMS", "image_seed", "sample_streams", "stable_uint64", "stable_unit"]
 
 #: Stage names, each with its own independent child stream of the per-image seed.
 STREAMS: tuple[str, ...] = ("decision", "instances", "geometry", "placement")

@@ -1,0 +1,20 @@
+"""Run every benchmark (``make bench``); each writes results/<name>.json and .md."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHES = ["synth_bench.py", "eval_bench.py"]
+
+if __name__ == "__main__":
+    extra = sys.argv[1:]
+    rc = 0
+    for name in BENCHES:
+        path = HERE / name
+        if path.exists():
+            print(f"== {name}", flush=True)
+            rc |= subprocess.call([sys.executable, str(path), *extra], cwd=HERE)
+    sys.exit(rc)

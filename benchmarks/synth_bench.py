@@ -1,0 +1,168 @@
+"""Synthesis speed on generated 2048x1024 scenes, side by side with the codec floor.
+
+Figures (written to results/synth.json and results/synth.md):
+- ms per synthetic image on one worker (the per-image task, in-process) vs the codec floor: decoding the
+  image's input PNGs (leftImg8bit + labelIds) and encoding its output PNGs (image, gt, id map) with the
+  same settings; the ratio is measured per image, interleaved, median over repeats;
+- speed-up of 2 workers over 1 for a whole `synthesize_dataset` run (process start-up included);
+- COCO pool build time and cached pool load time.
+
+Usage: python benchmarks/synth_bench.py [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+from _common import machine_info, timed, write_results
+
+from oodforge._io import decode_image_rgb, decode_label_png, encode_png, read_label_png
+from oodforge.config.loader import dump_resolved, load_config
+from oodforge.demo.run import demo_config_bytes
+from oodforge.demo.world import write_demo_world
+from oodforge.sources.cityscapes import frame_paths
+from oodforge.sources.coco_pool import CocoPool, load_or_build_pool
+from oodforge.synth.context import SynthContext
+from oodforge.synth.runner import prepare_output, synthesize_dataset
+from oodforge.synth.sample import process_image
+
+
+def _config(base: Path, world: Path, out: str, cache: Path) -> Path:
+    data = yaml.safe_load(demo_config_bytes())
+    data["sources"]["cityscapes"]["root"] = str(world / "cityscapes")
+    data["sources"]["coco"]["root"] = str(world / "coco")
+    data["sources"]["coco"]["cache_dir"] = str(cache)
+    data["dataset"]["output_root"] = str(base / out)
+    data["splits"] = {"bench": {"source": "val", "part": [0.0, 1.0], "clean_ratio": 0.0, "synth_ratio": 1.0}}
+    data["synthesis"]["geometry"]["final_area_ratio"] = [0.001, 0.05]
+    path = base / f"{out}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def _floor_ms(cs_root: Path, rec: dict, out_root: Path, compression: int) -> float:
+    frame = frame_paths(cs_root, rec["source_split"], rec["image_id"])
+    img_b, lab_b = frame.image_path.read_bytes(), frame.label_path.read_bytes()
+    out_img = decode_image_rgb((out_root / rec["outputs"]["image"]).read_bytes())
+    gt = read_label_png(out_root / rec["outputs"]["gt_pixel"])
+    ids = read_label_png(out_root / rec["outputs"]["instances"], dtype=np.uint16)
+    t0 = time.perf_counter()
+    decode_image_rgb(img_b)
+    decode_label_png(lab_b)
+    encode_png(out_img, compression)
+    encode_png(gt, compression)
+    encode_png(ids, compression)
+    return (time.perf_counter() - t0) * 1e3
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="few small frames (smoke run)")
+    args = ap.parse_args()
+    size = (512, 256) if args.quick else (2048, 1024)
+    n_val = 6 if args.quick else 24
+    repeats = 1 if args.quick else 3
+    base = Path(tempfile.mkdtemp(prefix="oodforge-synth-bench-"))
+    try:
+        world = base / "world"
+        t_world, _ = timed(
+            lambda: write_demo_world(world, n_train=1, n_val=n_val, n_test=1, size=size, n_coco_images=60)
+        )
+        cache = base / "cache"
+        cfg_path = _config(base, world, "one", cache)
+        cfg = load_config(cfg_path)
+        coco = cfg.sources.coco
+        ann = Path(coco.root) / coco.annotations
+        filt = cfg.synthesis.coco.filters
+        t_build, pool = timed(lambda: load_or_build_pool(ann, cfg.synthesis.coco.allowed_categories, filt, cache))
+        t_cached, _ = timed(lambda: load_or_build_pool(ann, cfg.synthesis.coco.allowed_categories, filt, cache))
+        t_open, opened = timed(lambda: CocoPool.open(pool.path))
+        t_first_mask, _ = timed(lambda: opened.mask(0))
+
+        # per-image task vs codec floor, interleaved
+        resolved = dump_resolved(cfg)
+        import hashlib
+
+        ctx = SynthContext(cfg, hashlib.sha256(resolved).hexdigest(), pool.path)
+        prepare_output(cfg, resolved, overwrite=True)
+        ids = sorted(
+            p.name.replace("_leftImg8bit.png", "")
+            for p in (world / "cityscapes" / "leftImg8bit" / "val").rglob("*.png")
+        )
+        task_ms: dict[str, list[float]] = {i: [] for i in ids}
+        floor_ms: dict[str, list[float]] = {i: [] for i in ids}
+        records = {}
+        process_image(ctx, "bench", ids[0])  # warm-up (pool mmap, imports)
+        for _ in range(repeats):
+            for image_id in ids:
+                t0 = time.perf_counter()
+                records[image_id] = process_image(ctx, "bench", image_id)
+                task_ms[image_id].append((time.perf_counter() - t0) * 1e3)
+                floor_ms[image_id].append(
+                    _floor_ms(
+                        world / "cityscapes",
+                        records[image_id],
+                        Path(cfg.dataset.output_root),
+                        cfg.export.png_compression,
+                    )
+                )
+        pasted = [i for i in ids if records[i]["placed_instances"] > 0]
+        med_task = statistics.median(min(task_ms[i]) for i in pasted)
+        med_floor = statistics.median(min(floor_ms[i]) for i in pasted)
+        ratios = [min(task_ms[i]) / min(floor_ms[i]) for i in pasted]
+        sum_ratio = sum(min(task_ms[i]) for i in pasted) / sum(min(floor_ms[i]) for i in pasted)
+
+        # whole runs: 1 vs 2 workers (pool cached; process start-up included)
+        t1, _ = timed(lambda: synthesize_dataset(_config(base, world, "w1", cache), workers=1))
+        t2, _ = timed(lambda: synthesize_dataset(_config(base, world, "w2", cache), workers=2))
+
+        data = {
+            "machine": machine_info(),
+            "frame_size": list(size),
+            "n_images": len(ids),
+            "n_with_paste": len(pasted),
+            "instances_placed": sum(records[i]["placed_instances"] for i in ids),
+            "world_generation_s": round(t_world, 2),
+            "per_image_ms_median": round(med_task, 2),
+            "codec_floor_ms_median": round(med_floor, 2),
+            "ratio_to_floor_median": round(statistics.median(ratios), 3),
+            "ratio_to_floor_total": round(sum_ratio, 3),
+            "run_1_worker_s": round(t1, 2),
+            "run_2_workers_s": round(t2, 2),
+            "speedup_2_over_1": round(t1 / t2, 2),
+            "pool_instances": len(pool),
+            "pool_build_s": round(t_build, 3),
+            "pool_cached_load_ms": round(t_cached * 1e3, 2),
+            "pool_open_ms": round(t_open * 1e3, 2),
+            "pool_first_mask_ms": round(t_first_mask * 1e3, 3),
+        }
+        md = (
+            "# Synthesis benchmark\n\n"
+            f"{len(ids)} generated {size[0]}x{size[1]} scenes (test-like split, all synthetic, {len(pasted)} with "
+            f"pastes, {data['instances_placed']} objects), PNG compression {cfg.export.png_compression}, "
+            f"{machine_info()['cpu_count']} cores.\n\n"
+            "| figure | value | target |\n|---|---|---|\n"
+            f"| per synthetic image, 1 worker (median) | {med_task:.1f} ms | |\n"
+            f"| codec floor for the same images (median) | {med_floor:.1f} ms | |\n"
+            f"| ratio to floor (median per image / total) | {data['ratio_to_floor_median']} / "
+            f"{data['ratio_to_floor_total']} | <= 1.15 |\n"
+            f"| whole run, 1 worker | {t1:.2f} s | |\n"
+            f"| whole run, 2 workers | {t2:.2f} s | |\n"
+            f"| speed-up 2 over 1 | {data['speedup_2_over_1']}x | >= 1.8 |\n"
+            f"| COCO pool build ({len(pool)} instances) | {t_build:.3f} s | |\n"
+            f"| cached pool load | {t_cached * 1e3:.1f} ms | |\n"
+        )
+        write_results("synth" if not args.quick else "synth_quick", data, md)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

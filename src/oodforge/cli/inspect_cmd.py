@@ -1,0 +1,80 @@
+"""``oodforge verify``, ``oodforge stats`` and ``oodforge preview``: read-only views of a dataset."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, cast
+
+import typer
+
+from oodforge.cli._common import EXIT_FAILED_SAMPLES, console, handle_errors
+from oodforge.cli._progress import staged_progress
+from oodforge.inspect.preview import write_preview
+from oodforge.inspect.stats import dataset_stats, render_stats
+from oodforge.inspect.verify import VerifyReport, verify_dataset
+
+__all__ = ["MAX_PROBLEMS_SHOWN", "print_report", "register"]
+
+MAX_PROBLEMS_SHOWN = 20
+
+DirArg = Annotated[Path, typer.Argument(help="Output root of `oodforge synth` (holds manifest.jsonl).")]
+
+
+def print_report(report: VerifyReport) -> None:
+    """Print the summary of a verification and up to :data:`MAX_PROBLEMS_SHOWN` problems."""
+    summary = f"{report.n_records} record(s), {report.n_files_checked} file(s) re-hashed"
+    if report.ok:
+        console.print(f"[bold green]OK[/] {summary}: no problem found", highlight=False)
+        return
+    console.print(f"[bold red]{len(report.problems)} problem(s)[/] in {summary}:", highlight=False)
+    for line in report.problems[:MAX_PROBLEMS_SHOWN]:
+        console.print(f"  {line}", highlight=False, markup=False, soft_wrap=True)
+    if len(report.problems) > MAX_PROBLEMS_SHOWN:
+        console.print(f"  ... and {len(report.problems) - MAX_PROBLEMS_SHOWN} more", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``verify``, ``stats`` and ``preview`` to the app."""
+
+    @app.command()
+    @handle_errors
+    def verify(
+        directory: DirArg,
+        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    ) -> None:
+        """Re-hash every output against the manifest and check GT values and conventions (exit 1 on problems)."""
+        with staged_progress(not quiet) as bar:
+            update = cast(Callable[[str, int, int], None], bar)
+            report = verify_dataset(directory, progress=lambda done, total: update("verify", done, total))
+        print_report(report)
+        if not report.ok:
+            raise typer.Exit(EXIT_FAILED_SAMPLES)
+
+    @app.command()
+    @handle_errors
+    def stats(
+        directory: DirArg,
+        as_json: Annotated[bool, typer.Option("--json", help="Print JSON only (to stdout).")] = False,
+    ) -> None:
+        """Counts per split, planned/placed instances, categories, object sizes, coverage and scale."""
+        result = dataset_stats(directory)
+        if as_json:
+            typer.echo(json.dumps(result, indent=2))
+        else:
+            render_stats(result, console)
+
+    @app.command()
+    @handle_errors
+    def preview(
+        directory: DirArg,
+        n: Annotated[int, typer.Option("--n", help="Number of rows (images).")] = 8,
+        split: Annotated[str | None, typer.Option("--split", help="Only this split.")] = None,
+        out: Annotated[Path | None, typer.Option("--out", help="Output PNG (default DIR/preview.png).")] = None,
+        seed: Annotated[int, typer.Option("--seed", help="Seed of the row choice.")] = 0,
+    ) -> None:
+        """Contact sheet PNG: image, GT overlay and instance outlines; images with anomalies first."""
+        target = out if out is not None else directory / "preview.png"
+        path = write_preview(directory, target, n=n, split=split, seed=seed)
+        console.print(f"preview written to {path}", highlight=False, soft_wrap=True)

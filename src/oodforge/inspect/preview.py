@@ -1,0 +1,185 @@
+"""``oodforge preview``: a contact sheet of a dataset, drawn with OpenCV only.
+
+Each row shows one image: a header line (``split/image_id`` and ``clean`` or ``synthetic k/n placed``),
+then three panels of equal width: the image, the GT overlay (anomaly in orange, ignore darkened and
+hatched grey, normal untouched) and the instance outlines (one colour per instance, labelled
+``<id>:<category>``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from oodforge._io import atomic_write_bytes, encode_png, read_bytes, read_image_rgb, read_label_png
+from oodforge.errors import DataLayoutError, UsageError
+from oodforge.export.layout import DatasetLayout
+from oodforge.export.manifest import ManifestRecord
+from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks, load_dataset, output_paths
+
+__all__ = ["make_contact_sheet", "select_records", "write_preview"]
+
+PANEL_WIDTH = 512
+HEADER_H = 22
+GAP = 4
+BACKGROUND = (24, 24, 24)
+ANOMALY_RGB = np.array([255, 120, 0], np.float32)
+IGNORE_RGB = np.array([140, 140, 140], np.float32)
+#: distinct, saturated outline colours (RGB), cycled by instance id
+PALETTE = (
+    (255, 64, 64),
+    (64, 200, 255),
+    (255, 220, 0),
+    (0, 230, 120),
+    (230, 80, 255),
+    (255, 150, 40),
+    (120, 255, 255),
+    (255, 120, 190),
+)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def select_records(records: list[ManifestRecord], *, n: int, split: str | None, seed: int) -> list[ManifestRecord]:
+    """Choose up to ``n`` ``ok`` records: images with anomalies first, then the others.
+
+    Within each group the choice is a seeded random subset (``numpy.random.default_rng(seed)``) of the
+    records sorted by (split, image_id), kept in that order: the same dataset and seed give the same rows.
+
+    Raises:
+        UsageError: ``n`` < 1.
+        DataLayoutError: ``split`` is not in the manifest, or no record has status ``ok``.
+    """
+    if n < 1:
+        raise UsageError(f"--n {n}: expected at least 1 row")
+    if split is not None and all(rec.split != split for rec in records):
+        available = ", ".join(sorted({rec.split for rec in records})) or "none"
+        raise DataLayoutError(f"split {split!r} not in the manifest; available: {available}")
+    ok = sorted(
+        (rec for rec in records if rec.status == "ok" and (split is None or rec.split == split)),
+        key=lambda rec: (rec.split, rec.image_id),
+    )
+    if not ok:
+        raise DataLayoutError("no record with status ok to preview")
+    rng = np.random.default_rng(seed)
+    chosen: list[ManifestRecord] = []
+    for group in ([rec for rec in ok if rec.has_anomaly], [rec for rec in ok if not rec.has_anomaly]):
+        take = min(n - len(chosen), len(group))
+        if take > 0:
+            picks = sorted(int(i) for i in rng.permutation(len(group))[:take])
+            chosen.extend(group[i] for i in picks)
+    return chosen
+
+
+def make_contact_sheet(
+    root: Path, *, n: int = 8, split: str | None = None, seed: int = 0, panel_width: int = PANEL_WIDTH
+) -> np.ndarray:
+    """Render the contact sheet of a dataset (see the module docstring).
+
+    Args:
+        root: the output root of ``oodforge synth``.
+        n: number of rows (images); fewer when the dataset (or split) has fewer ``ok`` images.
+        split: only this split; all splits when None.
+        seed: seed of the row choice.
+        panel_width: width of each of the three panels in pixels.
+
+    Returns:
+        RGB ``uint8`` array of shape (sum of row heights + gaps, 3 * panel_width + 2 * GAP, 3).
+
+    Raises:
+        InputFileError, DataLayoutError, UsageError: not a dataset, unknown split, bad ``n``.
+        SampleError: an output file of a chosen record is missing or unreadable.
+    """
+    layout, records = load_dataset(root)
+    rows = [_render_row(layout, rec, panel_width) for rec in select_records(records, n=n, split=split, seed=seed)]
+    width = rows[0].shape[1]
+    parts: list[np.ndarray] = []
+    for row in rows:
+        if parts:
+            parts.append(np.full((GAP, width, 3), BACKGROUND, np.uint8))
+        parts.append(row)
+    return np.ascontiguousarray(np.vstack(parts))
+
+
+def write_preview(
+    root: Path,
+    out: Path,
+    *,
+    n: int = 8,
+    split: str | None = None,
+    seed: int = 0,
+    panel_width: int = PANEL_WIDTH,
+) -> Path:
+    """Render the contact sheet (:func:`make_contact_sheet`) and write it atomically as a PNG to ``out``."""
+    sheet = make_contact_sheet(root, n=n, split=split, seed=seed, panel_width=panel_width)
+    atomic_write_bytes(out, encode_png(sheet, compression=3))
+    return out
+
+
+def _load_idmap(layout: DatasetLayout, rec: ManifestRecord, shape: tuple[int, int]) -> np.ndarray:
+    """The uint16 id map of a record (idmap PNG, or the per-instance ``.npy`` masks combined)."""
+    value = rec.outputs.get("instances")
+    if isinstance(value, str):
+        return read_label_png(layout.abs(value), np.uint16)
+    masks = [decode_npy_mask(read_bytes(layout.abs(rel)), rel) for rel in output_paths(rec, "instances")]
+    return idmap_from_masks(masks, shape)
+
+
+def _render_row(layout: DatasetLayout, rec: ManifestRecord, panel_width: int) -> np.ndarray:
+    """Header line above [image | GT overlay | instance outlines]."""
+    image = read_image_rgb(layout.abs(output_paths(rec, "image")[0]))
+    gt = read_label_png(layout.abs(output_paths(rec, "gt_pixel")[0]))
+    idmap = _load_idmap(layout, rec, (image.shape[0], image.shape[1]))
+    height = max(1, round(image.shape[0] * panel_width / image.shape[1]))
+    size = (panel_width, height)
+    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    gt_small = cv2.resize(gt, size, interpolation=cv2.INTER_NEAREST)
+    gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
+    body = np.hstack([small, gap, _gt_overlay(small, gt_small), gap, _outlines(small, idmap, rec, panel_width)])
+    return np.vstack([_header(rec, body.shape[1]), body])
+
+
+def _gt_overlay(image: np.ndarray, gt: np.ndarray) -> np.ndarray:
+    """Anomaly pixels tinted orange, ignore pixels darkened with grey diagonal hatching, normal untouched."""
+    out = image.astype(np.float32)
+    anomaly = gt == 1
+    ignore = gt == 255
+    out[anomaly] = 0.3 * out[anomaly] + 0.7 * ANOMALY_RGB
+    out[ignore] *= 0.35
+    yy, xx = np.indices(gt.shape)
+    hatch = ignore & (((xx + yy) % 8) < 2)
+    out[hatch] = IGNORE_RGB
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def _outlines(image: np.ndarray, idmap: np.ndarray, rec: ManifestRecord, panel_width: int) -> np.ndarray:
+    """Each instance's contour (found at full resolution, drawn scaled) with ``<id>:<category>``."""
+    out = np.ascontiguousarray(image.copy())
+    scale = panel_width / idmap.shape[1]
+    for k in range(1, int(idmap.max()) + 1 if idmap.size else 1):
+        mask = (idmap == k).astype(np.uint8)
+        if not mask.any():
+            continue
+        contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        scaled = [np.round(c.astype(np.float64) * scale).astype(np.int32) for c in contours]
+        color = PALETTE[(k - 1) % len(PALETTE)]
+        cv2.polylines(out, scaled, isClosed=True, color=color, thickness=2, lineType=cv2.LINE_AA)
+        x, y, _, _ = cv2.boundingRect(np.vstack(scaled))
+        category = rec.instances[k - 1].category if k <= len(rec.instances) else "?"
+        _text(out, f"{k}:{category}", (x, max(y - 4, 12)), color, 0.45)
+    return out
+
+
+def _header(rec: ManifestRecord, width: int) -> np.ndarray:
+    """One dark line: ``split/image_id`` and ``clean`` or ``synthetic k/n placed``."""
+    header = np.full((HEADER_H, width, 3), BACKGROUND, np.uint8)
+    kind = f"synthetic {rec.placed_instances}/{rec.planned_instances} placed" if rec.is_synth else "clean"
+    _text(header, f"{rec.split}/{rec.image_id}   {kind}", (6, HEADER_H - 7), (240, 240, 240), 0.5)
+    return header
+
+
+def _text(img: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int], scale: float) -> None:
+    """Draw ``text`` in ``color`` with a black outline for legibility on any background."""
+    cv2.putText(img, text, org, FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)

@@ -1,0 +1,241 @@
+"""The demo world: real Cityscapes/COCO layouts, determinism, valid labels, COCO encodings and filter traps."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections import Counter
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from pycocotools import mask as mask_utils
+
+from oodforge.demo.world import DemoWorld, write_demo_world
+from oodforge.sources.cityscapes_labels import LABELS, name2label
+
+ALLOWED = {
+    "dog", "cat", "horse", "cow", "sheep", "bear", "zebra", "giraffe", "chair", "couch", "bed", "dining table",
+    "microwave", "refrigerator", "toaster", "banana", "apple", "sandwich",
+}  # fmt: skip
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
+SMALL = {"n_train": 2, "n_val": 3, "n_test": 1, "size": (256, 128), "n_coco_images": 5}
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> DemoWorld:
+    return write_demo_world(tmp_path_factory.mktemp("demo") / "world")
+
+
+@pytest.fixture(scope="module")
+def coco(world: DemoWorld) -> dict:
+    return json.loads((world.coco_root / "annotations" / "instances_train2017.json").read_text())
+
+
+def _hashes(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+    }
+
+
+def _read(path: Path) -> np.ndarray:
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert arr is not None, path
+    return arr
+
+
+def _frames(world: DemoWorld, split: str) -> list[tuple[str, str]]:
+    return [(stem.split("_")[0], stem) for stem in world.image_ids[split]]
+
+
+def test_layout(world: DemoWorld) -> None:
+    assert world.cityscapes_root == world.root / "cityscapes"
+    assert world.coco_root == world.root / "coco"
+    assert (world.n_train, world.n_val, world.n_test, world.n_coco_images) == (12, 12, 3, 40)
+    cs = world.cityscapes_root
+    for split in ("train", "val", "test"):
+        frames = _frames(world, split)
+        assert len(frames) == getattr(world, f"n_{split}")
+        assert 2 <= len({city for city, _ in frames}) <= 3
+        for city, stem in frames:
+            assert stem.startswith(f"{city}_") and len(stem.split("_")) == 3
+            img = _read(cs / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png")
+            assert img.shape == (256, 512, 3) and img.dtype == np.uint8
+            gt = cs / "gtFine" / split / city
+            assert _read(gt / f"{stem}_gtFine_labelIds.png").dtype == np.uint8
+            assert _read(gt / f"{stem}_gtFine_instanceIds.png").dtype == np.uint16
+            assert _read(gt / f"{stem}_gtFine_color.png").shape == (256, 512, 4)
+            cam = cs / "camera" / split / city / f"{stem}_camera.json"
+            assert cam.is_file() == (stem not in world.no_camera)
+    assert 1 <= len(world.no_camera) <= 2
+    assert all(stem in world.image_ids["val"] for stem in world.no_camera)
+    assert (world.root / "demo_world.json").is_file()
+
+
+def test_determinism_idempotence_and_stale_files(tmp_path: Path) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    write_demo_world(a, seed=3, **SMALL)
+    write_demo_world(b, seed=3, **SMALL)
+    first = _hashes(a)
+    assert first == _hashes(b)
+    write_demo_world(a, seed=3, **SMALL)
+    assert _hashes(a) == first
+    write_demo_world(a, seed=4, **{**SMALL, "n_train": 1})  # other args: other bytes, no stale frame left
+    assert _hashes(a) != first
+    assert len(list((a / "cityscapes" / "leftImg8bit" / "train").rglob("*.png"))) == 1
+    write_demo_world(a, seed=3, **SMALL)
+    assert _hashes(a) == first
+
+
+def test_labels_valid_and_consistent(world: DemoWorld) -> None:
+    valid = {lab.id for lab in LABELS if lab.id >= 0}
+    road, sky = name2label["road"].id, name2label["sky"].id
+    for split in ("train", "val"):
+        for city, stem in _frames(world, split):
+            gt = world.cityscapes_root / "gtFine" / split / city
+            labels = _read(gt / f"{stem}_gtFine_labelIds.png")
+            inst = _read(gt / f"{stem}_gtFine_instanceIds.png").astype(np.int64)
+            assert set(np.unique(labels).tolist()) <= valid
+            assert {1, 3, sky}.issubset(set(np.unique(labels).tolist()))
+            stuff = inst < 1000
+            assert np.array_equal(inst[stuff], labels[stuff])
+            assert set(np.unique(inst[~stuff] // 1000).tolist()) <= {name2label["person"].id, name2label["car"].id}
+            assert np.array_equal(inst[~stuff] // 1000, labels[~stuff])
+            assert (stem in world.no_road) == (not (labels == road).any())
+            if stem in world.no_road:  # a plaza: nothing to place on with the default targets
+                assert not (labels == name2label["sidewalk"].id).any()
+                assert (labels == name2label["ground"].id).any()
+            cam_path = world.cityscapes_root / "camera" / split / city / f"{stem}_camera.json"
+            if cam_path.is_file():
+                cam = json.loads(cam_path.read_text())
+                intr, ext = cam["intrinsic"], cam["extrinsic"]
+                assert set(ext) == {"baseline", "pitch", "roll", "x", "y", "yaw", "z"}
+                horizon = intr["v0"] - intr["fy"] * math.tan(ext["pitch"])
+                rows = np.nonzero((labels == road).any(axis=1))[0]
+                assert rows.size == 0 or rows.min() >= math.floor(horizon)
+                assert not (labels[math.ceil(horizon) + 1 :] == sky).any()  # no sky below the horizon
+    no_road = [s for s in world.no_road if s in world.image_ids["train"] + world.image_ids["val"]]
+    assert 2 <= len(no_road) <= 4
+
+
+def test_image_colours_follow_regions(world: DemoWorld) -> None:
+    city, stem = _frames(world, "train")[0]
+    rgb = cv2.cvtColor(_read(world.cityscapes_root / "leftImg8bit" / "train" / city / f"{stem}_leftImg8bit.png"), 4)
+    labels = _read(world.cityscapes_root / "gtFine" / "train" / city / f"{stem}_gtFine_labelIds.png")
+    sky = rgb[labels == name2label["sky"].id].astype(float)
+    road = rgb[labels == name2label["road"].id].astype(float)
+    assert sky[:, 2].mean() > sky[:, 0].mean() + 20  # blue sky
+    assert abs(road[:, 0].mean() - road[:, 2].mean()) < 25  # grey road
+    assert road.std(axis=0).min() > 3  # textured, not flat
+
+
+def test_test_split_has_empty_labels(world: DemoWorld) -> None:
+    for city, stem in _frames(world, "test"):
+        gt = world.cityscapes_root / "gtFine" / "test" / city
+        labels = _read(gt / f"{stem}_gtFine_labelIds.png")
+        assert set(np.unique(labels).tolist()) <= {0, 1, 3}
+        assert (labels == 0).mean() > 0.5
+        assert set(np.unique(_read(gt / f"{stem}_gtFine_instanceIds.png")).tolist()) <= {0, 1, 3}
+
+
+def test_coco_categories_official(coco: dict) -> None:
+    cats = {c["name"]: c for c in coco["categories"]}
+    assert len(coco["categories"]) == 80 and len(cats) == 80
+    for name, cid in {"person": 1, "bicycle": 2, "car": 3, "dog": 18, "dining table": 67, "toaster": 80}.items():
+        assert cats[name]["id"] == cid
+    assert cats["toothbrush"]["id"] == 90 and cats["toothbrush"]["supercategory"] == "indoor"
+    assert cats["dog"]["supercategory"] == "animal"
+    assert set(coco) >= {"info", "licenses", "images", "annotations", "categories"}
+
+
+def test_coco_images_match_json(world: DemoWorld, coco: dict) -> None:
+    assert len(coco["images"]) == 40
+    assert len({im["id"] for im in coco["images"]}) == 40
+    for im in coco["images"]:
+        assert im["file_name"] == f"{im['id']:012d}.jpg"
+        arr = _read(world.coco_root / "train2017" / im["file_name"])
+        assert arr.shape == (im["height"], im["width"], 3)
+        assert 160 <= im["width"] <= 320 and 160 <= im["height"] <= 320
+
+
+def _decode(seg: object, h: int, w: int) -> np.ndarray:
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    elif isinstance(seg["counts"], list):
+        rle = mask_utils.frPyObjects(seg, h, w)
+    else:
+        rle = {"size": seg["size"], "counts": seg["counts"].encode()}
+    return mask_utils.decode(rle)
+
+
+def test_segmentation_encodings_decode_to_recorded_area(coco: dict) -> None:
+    images = {im["id"]: im for im in coco["images"]}
+    kinds: Counter[str] = Counter()
+    for ann in coco["annotations"]:
+        seg = ann["segmentation"]
+        kind = "polygon" if isinstance(seg, list) else ("uncompressed" if isinstance(seg["counts"], list) else "rle")
+        kinds[kind] += 1
+        im = images[ann["image_id"]]
+        mask = _decode(seg, im["height"], im["width"])
+        assert mask.shape == (im["height"], im["width"])
+        assert int(mask.sum()) == ann["area"]
+        ys, xs = np.nonzero(mask)
+        assert ann["bbox"] == [float(xs.min()), float(ys.min()), float(np.ptp(xs) + 1), float(np.ptp(ys) + 1)]
+        assert all(isinstance(v, float) for v in ann["bbox"])
+    assert set(kinds) == {"polygon", "rle", "uncompressed"}
+    assert min(kinds.values()) >= len(coco["annotations"]) // 5
+    assert len({a["id"] for a in coco["annotations"]}) == len(coco["annotations"])
+
+
+def _solidity(mask: np.ndarray) -> float:
+    contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    hull = cv2.convexHull(np.concatenate(contours))
+    return float(mask.sum()) / max(cv2.contourArea(hull), 1.0)
+
+
+def test_default_filters_keep_enough_and_every_trap_exists(coco: dict) -> None:
+    images = {im["id"]: im for im in coco["images"]}
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    kept: Counter[str] = Counter()
+    reasons: Counter[str] = Counter()
+    for ann in coco["annotations"]:
+        im = images[ann["image_id"]]
+        w, h = im["width"], im["height"]
+        x, y, bw, bh = ann["bbox"]
+        why = []
+        if ann["iscrowd"]:
+            why.append("crowd")
+        if x <= 0 or y <= 0 or x + bw >= w or y + bh >= h:
+            why.append("truncated")
+        if names[ann["category_id"]] not in ALLOWED:
+            why.append("category")
+        if ann["area"] < 1000:
+            why.append("min_area")
+        if not 0.002 <= ann["area"] / (w * h) <= 0.2:
+            why.append("area_ratio")
+        if not 0.3 <= bw / bh <= 3.0:
+            why.append("aspect")
+        if _solidity(_decode(ann["segmentation"], h, w)) < 0.2:
+            why.append("solidity")
+        if why:
+            reasons.update(why)
+            if len(why) == 1:
+                reasons[f"only_{why[0]}"] += 1
+        else:
+            kept[names[ann["category_id"]]] += 1
+    assert sum(kept.values()) >= 40
+    assert len(kept) >= 15
+    for reason in ("crowd", "truncated", "category", "min_area", "area_ratio", "aspect", "solidity"):
+        assert reasons[f"only_{reason}"] >= 1, (reason, reasons)
+    crowd = [a for a in coco["annotations"] if a["iscrowd"]]
+    assert crowd and all(isinstance(a["segmentation"], dict) for a in crowd)
+    assert {names[a["category_id"]] for a in coco["annotations"]} >= {"person", "car"}
+
+
+def test_bad_arguments(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="too small"):
+        write_demo_world(tmp_path, size=(16, 8))
+    with pytest.raises(ValueError, match=">= 0"):
+        write_demo_world(tmp_path, n_train=-1)
