@@ -36,6 +36,7 @@ def test_synth_ok_and_help(write_config):
         ({"synthesis.placement.forbidden_overlap_labels": ["pedestrian"]}, "'pedestrian' is not a Cityscapes label"),
         ({"sources.cityscapes.root": "/nonexistent/cs"}, "/nonexistent/cs"),
         ({"sources.coco.annotations": "annotations/missing.json"}, "missing.json"),
+        ({"sources.coco.images": "val2017"}, "sources.coco.images"),
         ({"splits": {"t": {"source": "test", "clean_ratio": 0, "synth_ratio": 1}}}, "empty labels"),
         ({"splits": {"t": {"source": "val", "clean_ratio": 0.2, "synth_ratio": 0.2}}}, "sum to 1"),
     ],
@@ -52,6 +53,7 @@ def test_usage_errors_exit_2_with_one_line(write_config, overrides, needle):
 def test_malformed_coco_json(write_config, tmp_path, demo_world):
     coco = tmp_path / "coco"
     shutil.copytree(demo_world / "world" / "coco" / "annotations", coco / "annotations")
+    (coco / "train2017").mkdir()
     (coco / "annotations" / "instances_train2017.json").write_text('{"images": [], "annotations": [')
     res = _run(write_config("badjson", {"sources.coco.root": str(coco)}))
     assert res.exit_code == 2

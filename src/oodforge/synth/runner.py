@@ -19,7 +19,7 @@ from oodforge._io import atomic_write_bytes
 from oodforge._seeding import stable_unit
 from oodforge.config.loader import dump_resolved, load_config
 from oodforge.config.schema import SynthConfig
-from oodforge.errors import ConfigError, UsageError
+from oodforge.errors import ConfigError, DataLayoutError, UsageError
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import record_sort_key
 from oodforge.sources.cityscapes import check_split_has_labels, list_image_ids
@@ -176,6 +176,11 @@ def synthesize_dataset(
     ann_path = Path(coco.root) / coco.annotations
     ctx = SynthContext(cfg, config_sha, Path())
     _check_names(ctx)
+    if not ctx.coco_images_root.is_dir():
+        raise DataLayoutError(
+            f"sources.coco.images: {ctx.coco_images_root} is not a folder; expected the COCO images "
+            f"(<coco root>/{coco.images}/<12-digit id>.jpg)"
+        )
     tasks = plan_tasks(cfg, split=split, limit=limit)
     if not tasks:
         raise ConfigError("splits: no image falls into any selected split (check `part` ranges and --split)")
