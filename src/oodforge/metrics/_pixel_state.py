@@ -1,0 +1,163 @@
+"""Private accumulation states of the pixel metrics (one per protocol family).
+
+``ExactState`` (``fishyscapes``)
+    float32 scores: the anomaly and normal scores of each update are kept apart as float32 arrays
+    (4 bytes per valid pixel, no labels, no float64) and sorted once at compute (consolidated into
+    one sorted array per class, so a later compute only sorts what came after). This is the O(N)
+    exact choice: an exact float32 curve needs every distinct score, and a sort-split keeps the
+    bytes per pixel at the minimum. Consolidation briefly holds two copies (8 bytes per pixel).
+    float16 scores: two exact 65536-bin key histograms (1 MiB, constant in N); float16 -> float32
+    is exact, so both kinds of update combine into the same exact curve.
+
+``BinnedState`` (``smiyc``, ``smiyc2021``)
+    Per frame, only the SMIYC bins (<= 769 (threshold, TP, FP) triples, ~18 KiB), in update order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from oodforge.metrics._checks import check_finite_pair, label_codes
+from oodforge.metrics._curve import CurveStats, Multiset, exact_curve_points, exact_stats
+from oodforge.metrics._f16 import check_finite_hist, float16_keys, histogram_by_code, key_values32
+from oodforge.metrics.smiyc import (
+    EdgeRule,
+    FrameBins,
+    anchored_2023,
+    binned_curve,
+    bins_from_histogram,
+    stats_2021,
+    stats_2023,
+    trimmed_2021,
+)
+
+__all__ = ["BinnedState", "ExactState"]
+
+
+def _consolidate(chunks: list[np.ndarray], is_sorted: bool) -> list[np.ndarray]:
+    if len(chunks) > 1:
+        merged = np.concatenate(chunks)
+        chunks.clear()  # drop the per-update copies before sorting
+        merged.sort()
+        return [merged]
+    if chunks and not is_sorted:
+        chunks[0].sort()
+    return chunks
+
+
+class ExactState:
+    """Exact pooled state: sorted float32 score arrays and float16 key histograms."""
+
+    def __init__(self) -> None:
+        self.pos: list[np.ndarray] = []
+        self.neg: list[np.ndarray] = []
+        self.hist: np.ndarray | None = None
+        self.is_sorted = True
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(positives, negatives) seen so far."""
+        p = sum(len(a) for a in self.pos)
+        n = sum(len(a) for a in self.neg)
+        if self.hist is not None:
+            n, p = n + int(self.hist[0].sum()), p + int(self.hist[1].sum())
+        return p, n
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state arrays."""
+        total = sum(a.nbytes for a in self.pos + self.neg)
+        return total + (0 if self.hist is None else self.hist.nbytes)
+
+    def update(self, scores: np.ndarray, labels: np.ndarray) -> None:
+        """Add pixels; ``labels`` 0 normal, 1 anomaly, anything else void."""
+        if scores.dtype == np.float16:
+            hist = histogram_by_code(float16_keys(scores), label_codes(labels))
+            check_finite_hist(hist)
+            self.hist = hist if self.hist is None else self.hist + hist
+            return
+        s32 = scores.astype(np.float32, copy=False)
+        for dest, value in ((self.pos, 1), (self.neg, 0)):
+            part = s32[labels == value]
+            if part.size:
+                check_finite_pair(part.min(), part.max())
+                dest.append(part)
+                self.is_sorted = False
+
+    def merge(self, other: ExactState) -> None:
+        """Absorb another state (arrays are shared, never modified in a way that changes them as sets)."""
+        self.pos.extend(other.pos)
+        self.neg.extend(other.neg)
+        self.is_sorted = self.is_sorted and not (other.pos or other.neg)
+        if other.hist is not None:
+            self.hist = other.hist.copy() if self.hist is None else self.hist + other.hist
+
+    def multisets(self) -> tuple[list[Multiset], list[Multiset]]:
+        """Sorted multisets of the anomaly and the normal scores (consolidates the arrays)."""
+        self.pos = _consolidate(self.pos, self.is_sorted)
+        self.neg = _consolidate(self.neg, self.is_sorted)
+        self.is_sorted = True
+        pos = [Multiset(a) for a in self.pos]
+        neg = [Multiset(a) for a in self.neg]
+        if self.hist is not None:
+            values = key_values32()
+            pos.append(Multiset.from_histogram(self.hist[1], values))
+            neg.append(Multiset.from_histogram(self.hist[0], values))
+        return pos, neg
+
+    def stats(self) -> CurveStats:
+        """Exact statistics of everything seen."""
+        return exact_stats(*self.multisets())
+
+    def curve(self, max_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Exact curve points at about ``max_points`` thresholds: (thresholds, tp, fp), descending."""
+        thr, tp, fp = exact_curve_points(*self.multisets(), max_points)
+        return thr, tp.astype(np.float64), fp.astype(np.float64)
+
+
+class BinnedState:
+    """SMIYC state: per-frame bins in update order."""
+
+    def __init__(self, rule: EdgeRule) -> None:
+        self.rule: EdgeRule = rule
+        self.frames: list[FrameBins] = []
+
+    @property
+    def counts(self) -> tuple[int, int]:
+        """(positives, negatives) seen so far."""
+        return sum(f.num_positives for f in self.frames), sum(f.num_negatives for f in self.frames)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the state arrays."""
+        return sum(f.thresholds.nbytes + f.tp.nbytes + f.fp.nbytes for f in self.frames)
+
+    def update(self, scores: np.ndarray, labels: np.ndarray) -> None:
+        """Add (B, H, W) frames; scores are cast to float16 like the official submission files."""
+        with np.errstate(over="ignore"):
+            keys = float16_keys(scores.astype(np.float16, copy=False))
+        codes = label_codes(labels)
+        for b in range(keys.shape[0]):
+            hist = histogram_by_code(keys[b], codes[b])
+            check_finite_hist(hist)
+            if hist.any():  # a frame without ROI pixels contributes nothing
+                self.frames.append(bins_from_histogram(hist, self.rule))
+
+    def merge(self, other: BinnedState) -> None:
+        """Append another state's frames after this one's."""
+        self.frames.extend(other.frames)
+
+    def _pooled(self, quirk: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return binned_curve(self.frames, collapse=self.rule == "2023", keep_first=quirk)
+
+    def stats(self, quirk: bool) -> CurveStats:
+        """Official statistics of the pooled bins."""
+        p, n = self.counts
+        thr, tp, fp = self._pooled(quirk)
+        return stats_2023(thr, tp, fp, p, n) if self.rule == "2023" else stats_2021(thr, tp, fp, p, n)
+
+    def curve(self, quirk: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The official curve points: (thresholds, tp, fp), descending."""
+        p, n = self.counts
+        thr, tp, fp = self._pooled(quirk)
+        return anchored_2023(thr, tp, fp, p, n) if self.rule == "2023" else trimmed_2021(thr, tp, fp)
