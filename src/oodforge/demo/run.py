@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import cast
 
 from oodforge._io import atomic_write_bytes
 from oodforge.cli._common import console
@@ -20,8 +22,41 @@ def demo_config_bytes() -> bytes:
     return resources.files("oodforge").joinpath("configs", DEMO_CONFIG_NAME).read_bytes()
 
 
+def _baseline_eval(dataset: Path) -> None:
+    """Score the ``test`` split with the model-free RX baseline and print the ``oodforge eval`` table."""
+    from oodforge.benchmarks import open_benchmark
+    from oodforge.cli.eval_cmd import print_eval_report
+    from oodforge.eval.baseline import score_dataset_images
+    from oodforge.eval.evaluate import evaluate
+
+    scores_dir = dataset.parent / "scores" / "rx_baseline"
+    reader = open_benchmark("synth", dataset, "test")
+    with staged_progress() as progress:
+        update = cast(Callable[[str, int, int], None], progress)
+        score_dataset_images(
+            ((s.image_id, s.image) for s in reader),
+            scores_dir,
+            progress=lambda done: update("scoring (RX baseline)", done, len(reader)),
+        )
+        report = evaluate("synth", dataset, scores_dir, split="test", progress=update)
+    console.print(
+        "[bold]model-free baseline[/]: RX colour detector (Mahalanobis distance of each pixel's Lab colour from "
+        "the image's colours), no model involved; the pasted objects are colour-matched to their surroundings, "
+        "so expect numbers near chance: a real model should beat them by far."
+    )
+    print_eval_report(report, title=f"eval: RX baseline on {dataset} (test split)")
+    console.print(
+        f"scores: {scores_dir}  (evaluate your own: `oodforge eval --benchmark synth --root {dataset} "
+        "--scores DIR --split test`)",
+        highlight=False,
+    )
+
+
 def run_demo(out: Path, *, workers: int = 2) -> Path:
-    """Write the demo world under ``out/world``, synthesize ``out/dataset`` and write previews.
+    """Write the demo world under ``out/world``, synthesize ``out/dataset``, write previews, evaluate a baseline.
+
+    The last step scores the ``test`` split with the model-free RX baseline into ``out/scores/rx_baseline``
+    and prints the ``oodforge eval`` table.
 
     Returns:
         The dataset folder.
@@ -57,6 +92,7 @@ def run_demo(out: Path, *, workers: int = 2) -> Path:
     preview = summary.output_root / "preview.png"
     write_preview(summary.output_root, preview, n=8, split="test")
     console.print(f"preview: {preview}")
+    _baseline_eval(summary.output_root)
     console.print(f"config: {config_path}  (edit it and run `oodforge synth {config_path}`)")
     console.print(f"done in {time.perf_counter() - t0:.1f} s")
     return summary.output_root
