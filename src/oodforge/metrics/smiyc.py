@@ -87,10 +87,11 @@ def quantiles_from_histogram(counts: np.ndarray, levels: int = _LEVELS) -> np.nd
     a = values16[keys[np.searchsorted(cum, prev_idx, side="right")]]
     b = values16[keys[np.searchsorted(cum, next_idx, side="right")]]
     gamma = virtual - np.where(above, -1.0, prev)
-    diff = b - a
-    out = a + diff * gamma
-    upper = gamma >= 0.5
-    out[upper] = (b - diff * (1 - gamma))[upper]
+    with np.errstate(over="ignore", invalid="ignore"):  # float16 extremes overflow exactly as np.quantile does
+        diff = b - a
+        out = a + diff * gamma
+        upper = gamma >= 0.5
+        out[upper] = (b - diff * (1 - gamma))[upper]
     return out
 
 
