@@ -1,0 +1,137 @@
+"""Name registry of segmentation models: ``@register_model``, ``create_model``, ``list_models``, ``is_model``.
+
+A builder is a function taking keyword-only hyper-parameters, ``num_classes`` among them, and returning a
+:class:`~oodforge.models.SegmentationModel`. ``create_model`` checks keywords against the builder's
+signature, so a misspelt keyword fails with its name instead of being passed through (timm#2516).
+"""
+
+from __future__ import annotations
+
+import difflib
+import fnmatch
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from oodforge.errors import UsageError
+from oodforge.models._base import SegmentationModel
+from oodforge.models._weights import check_weights_path, load_model_weights
+
+__all__ = ["create_model", "is_model", "list_models", "register_model"]
+
+F = TypeVar("F", bound=Callable[..., SegmentationModel])
+
+_MODELS: dict[str, Callable[..., SegmentationModel]] = {}
+
+
+def register_model(name: str) -> Callable[[F], F]:
+    """Register a model builder under ``name`` (a decorator; the builder is returned unchanged).
+
+    Args:
+        name: Registry name, e.g. ``"erfnet"``; must be unused.
+
+    Returns:
+        The decorator.
+
+    Raises:
+        UsageError: If ``name`` is taken, or the builder takes ``*args`` / ``**kwargs`` or no ``num_classes``.
+
+    Example:
+        >>> register_model("erfnet")(lambda *, num_classes=19: None)
+        Traceback (most recent call last):
+        ...
+        oodforge.errors.UsageError: Model `erfnet` is already registered (by erfnet)
+    """
+
+    def decorator(fn: F) -> F:
+        if name in _MODELS:
+            raise UsageError(f"Model `{name}` is already registered (by {_MODELS[name].__qualname__})")
+        params = inspect.signature(fn).parameters
+        variadic = (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
+        if any(p.kind in variadic for p in params.values()):
+            raise UsageError(f"Model builder `{name}` must declare its keywords explicitly (no *args / **kwargs)")
+        if "num_classes" not in params:
+            raise UsageError(f"Model builder `{name}` must accept a `num_classes` keyword")
+        _MODELS[name] = fn
+        return fn
+
+    return decorator
+
+
+def _lookup(name: str) -> Callable[..., SegmentationModel]:
+    """Return the builder registered as ``name`` or raise with close matches and the available names."""
+    try:
+        return _MODELS[name]
+    except KeyError:
+        close = difflib.get_close_matches(name, list(_MODELS), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
+        raise UsageError(f"Unknown model {name!r}; {hint}available: {', '.join(list_models())}") from None
+
+
+def create_model(
+    name: str, *, num_classes: int = 19, pretrained_path: str | Path | None = None, **kwargs: Any
+) -> SegmentationModel:
+    """Build the registered model ``name``, optionally loading its full weights from a local file.
+
+    Args:
+        name: A registered name (see :func:`list_models`).
+        num_classes: Number of semantic classes C (19 for Cityscapes trainIds).
+        pretrained_path: Local file holding a state dict of this very model (``torch.save(model.state_dict())``
+            or a checkpoint with a ``"state_dict"`` entry); loaded strictly. Nothing is ever downloaded.
+        **kwargs: Builder hyper-parameters, checked by name against its signature (e.g. ``output_stride``,
+            ``backbone_weights`` for the DeepLab models).
+
+    Returns:
+        The model, in training mode.
+
+    Raises:
+        UsageError: Unknown name (close matches and every available name listed), unknown keyword
+            (named, with the accepted ones), or a bad ``num_classes``.
+        InputFileError: ``pretrained_path`` missing, unreadable or not matching the model.
+
+    Example:
+        >>> model = create_model("erfnet", num_classes=19)
+        >>> model.num_classes
+        19
+        >>> create_model("erfnet", widht=2)
+        Traceback (most recent call last):
+        ...
+        oodforge.errors.UsageError: Unknown keyword `widht` for model `erfnet`; accepted keywords: none
+    """
+    builder = _lookup(name)
+    accepted = [k for k in inspect.signature(builder).parameters if k != "num_classes"]
+    for key in kwargs:
+        if key not in accepted:
+            names = ", ".join(f"`{k}`" for k in accepted) or "none"
+            raise UsageError(f"Unknown keyword `{key}` for model `{name}`; accepted keywords: {names}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise UsageError(f"Expected `num_classes` to be an integer ≥ 1, but got {num_classes!r}")
+    if pretrained_path is not None:
+        check_weights_path(pretrained_path, "model weights")
+    model = builder(num_classes=num_classes, **kwargs)
+    if pretrained_path is not None:
+        load_model_weights(model, pretrained_path, strict=True)
+    return model
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Return the sorted registered names, optionally filtered by a shell-style ``pattern``.
+
+    Args:
+        pattern: An :mod:`fnmatch` pattern, e.g. ``"deeplab*"`` (case-sensitive); ``None`` lists all.
+
+    Returns:
+        The matching names, sorted.
+
+    Example:
+        >>> list_models("deeplabv3_*")
+        ['deeplabv3_resnet101', 'deeplabv3_resnet50']
+    """
+    names = sorted(_MODELS)
+    return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]
+
+
+def is_model(name: str) -> bool:
+    """Return whether ``name`` is a registered model."""
+    return name in _MODELS
