@@ -19,7 +19,13 @@ from oodforge.cli._common import err_console
 
 __all__ = ["STAGE_LABELS", "staged_progress"]
 
-STAGE_LABELS = {"pool": "COCO instance pool", "synth": "synthesizing images", "verify": "verifying files"}
+STAGE_LABELS = {
+    "pool": "COCO instance pool",
+    "synth": "synthesizing images",
+    "verify": "verifying files",
+    "predict": "predicting",
+    "segeval": "evaluating segmentation",
+}
 
 
 @contextmanager

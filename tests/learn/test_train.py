@@ -1,0 +1,132 @@
+"""Training end to end on the demo world (CPU, tiny ERFNet runs)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from torch.utils.data import DataLoader
+from typer.testing import CliRunner
+
+from oodforge.cli.main import app
+from oodforge.errors import ConfigError
+from oodforge.learn.lightning_module import OodforgeModule, anomaly_score
+from oodforge.learn.train import build_datasets, train
+from oodforge.learn.train_config import load_train_config
+from oodforge.metrics import PixelMetrics
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _config(tmp: Path, world: Path, name: str, overrides: dict[str, Any] | None = None) -> Path:
+    data = yaml.safe_load((ROOT / "configs" / f"tiny_{name}.yaml").read_text())
+    data["data"]["cityscapes_root"] = str(world / "world" / "cityscapes")
+    if "paste" in data:
+        data["paste"]["coco_root"] = str(world / "world" / "coco")
+        data["paste"]["cache_dir"] = str(world / "cache")
+    data["output_dir"] = str(tmp / f"run_{name}")
+    data["trainer"]["progress_bar"] = False
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _auroc(module: OodforgeModule, loader: DataLoader) -> float:
+    module.eval()
+    pm = PixelMetrics(protocol="fishyscapes")
+    with torch.no_grad():
+        for batch in loader:
+            score = anomaly_score(module, module(batch["image"])).numpy()
+            pm.update(score, batch["outlier_mask"].numpy().astype(np.uint8))
+    return pm.compute().auroc
+
+
+def _losses(log_dir: Path) -> list[float]:
+    with (log_dir / "metrics.csv").open() as fh:
+        return [float(r["train/loss"]) for r in csv.DictReader(fh) if r.get("train/loss")]
+
+
+def test_oe_training_lowers_the_loss_and_raises_auroc_on_held_out_pastes(tmp_path, demo_world):
+    cfg = load_train_config(_config(tmp_path, demo_world, "oe"))
+    _, val = build_datasets(cfg)
+    loader = DataLoader(val, batch_size=1)
+    torch.manual_seed(cfg.seed)
+    before = _auroc(OodforgeModule(cfg.model_dump(mode="json")), loader)
+    result = train(cfg)
+    losses = _losses(result.log_dir)
+    assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+    after = _auroc(OodforgeModule.load_from_checkpoint(result.last_checkpoint), loader)
+    assert after > before + 0.1, (before, after)
+    assert (result.output_dir / "tensorboard").is_dir()
+    assert (result.output_dir / "config.resolved.yaml").is_file()
+
+
+def test_resume_takes_the_same_next_steps(tmp_path, demo_world):
+    over = {"optim.schedule": "none", "optim.max_epochs": 2}
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    full = train(_config(tmp_path / "a", demo_world, "semantic", over))
+    first = train(_config(tmp_path / "b", demo_world, "semantic", {**over, "optim.max_epochs": 1}))
+    resumed = train(_config(tmp_path / "b", demo_world, "semantic", over), resume=True)
+    assert resumed.log_dir != first.log_dir and (first.log_dir / "metrics.csv").is_file()
+    a = torch.load(full.last_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    b = torch.load(resumed.last_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
+    assert a.keys() == b.keys()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+    assert _losses(full.log_dir)[-1] == _losses(resumed.log_dir)[-1]
+
+
+def test_head_task_trains_only_the_head(tmp_path, demo_world):
+    result = train(_config(tmp_path, demo_world, "head", {"optim.max_epochs": 1}))
+    module = OodforgeModule.load_from_checkpoint(result.last_checkpoint)
+    assert module.head is not None
+    assert not any(p.requires_grad for p in module.model.parameters())
+    assert "val/auroc" in result.metrics or "val/ap" in result.metrics
+
+
+def test_predict_and_segeval_cli(tmp_path, demo_world):
+    result = train(_config(tmp_path, demo_world, "semantic", {"optim.max_epochs": 1}))
+    runner = CliRunner()
+    img = sorted((demo_world / "world" / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))[0]
+    res = runner.invoke(app, ["predict", str(result.last_checkpoint), str(img), str(tmp_path / "overlay.png")])
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "overlay.png").stat().st_size > 1000
+    folder = img.parent
+    res = runner.invoke(app, ["predict", str(result.last_checkpoint), str(folder), str(tmp_path / "pred")])
+    assert res.exit_code == 0, res.output
+    ids = sorted(p.name.removesuffix("_leftImg8bit.png") for p in folder.glob("*_leftImg8bit.png"))
+    assert sorted(p.stem for p in (tmp_path / "pred" / "scores").glob("*.npy")) == ids
+    label = (tmp_path / "pred" / "labelIds" / f"{ids[0]}.png").read_bytes()
+    assert label[:8] == b"\x89PNG\r\n\x1a\n"
+    res = runner.invoke(
+        app, ["segeval", str(result.last_checkpoint), "--root", str(demo_world / "world" / "cityscapes"),
+              "--limit", "2", "--vis", str(tmp_path / "vis")],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert "mIoU" in res.output and len(list((tmp_path / "vis").glob("*.png"))) == 2
+
+
+def test_config_errors_are_one_line(tmp_path, demo_world):
+    bad = _config(tmp_path, demo_world, "oe", {"optim.lrr": 0.1})
+    with pytest.raises(ConfigError, match="did you mean 'lr'"):
+        load_train_config(bad)
+    nopaste = yaml.safe_load(_config(tmp_path, demo_world, "oe").read_text())
+    del nopaste["paste"]
+    p = tmp_path / "nopaste.yaml"
+    p.write_text(yaml.safe_dump(nopaste))
+    res = CliRunner().invoke(app, ["train", str(p)])
+    assert res.exit_code == 2
+    assert "needs a 'paste' section" in res.output
+    assert len(res.output.strip().splitlines()) == 1
