@@ -97,7 +97,7 @@ def test_head_task_trains_only_the_head(tmp_path, demo_world):
 
 
 def test_predict_and_segeval_cli(tmp_path, demo_world):
-    result = train(_config(tmp_path, demo_world, "semantic", {"optim.max_epochs": 1}))
+    result = train(_config(tmp_path, demo_world, "semantic", {"optim.max_epochs": 1, "data.weighted_sampler": True}))
     runner = CliRunner()
     img = sorted((demo_world / "world" / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))[0]
     res = runner.invoke(app, ["predict", str(result.last_checkpoint), str(img), str(tmp_path / "overlay.png")])
