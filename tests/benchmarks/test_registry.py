@@ -38,7 +38,7 @@ def test_list_benchmarks_sorted_and_filtered() -> None:
 
 
 def test_unknown_name_lists_close_matches() -> None:
-    with pytest.raises(UsageError, match=r"unknown benchmark 'road_anomaly21'; did you mean road_anomaly_21") as e:
+    with pytest.raises(UsageError, match=r"Unknown benchmark 'road_anomaly21'; did you mean 'road_anomaly_21'") as e:
         benchmark_class("road_anomaly21")
     assert "available: fishyscapes_lost_and_found" in str(e.value)
     assert benchmark_class("Road-Anomaly-21").name == "road_anomaly_21"

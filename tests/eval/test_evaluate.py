@@ -125,7 +125,7 @@ def test_argument_errors(dataset, tmp_path: Path) -> None:
         UsageError, match="unknown protocol 'smiyc2023'; valid protocols: fishyscapes, smiyc, smiyc2021"
     ):
         evaluate("synth", root, scores, protocol="smiyc2023")
-    with pytest.raises(UsageError, match="unknown benchmark 'synht'; did you mean synth"):
+    with pytest.raises(UsageError, match="Unknown benchmark 'synht'; did you mean 'synth'"):
         evaluate("synht", root, scores)
     with pytest.raises(DataLayoutError, match=r"no manifest.jsonl"):
         evaluate("synth", tmp_path, scores)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from oodforge._registry import unknown_name
 from oodforge.benchmarks._base import BenchmarkReader
 from oodforge.errors import UsageError
 
@@ -67,9 +67,7 @@ def benchmark_class(name: str) -> type[BenchmarkReader]:
     try:
         return _REGISTRY[key]
     except KeyError:
-        close = difflib.get_close_matches(key, list(_REGISTRY), n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else ""
-        raise UsageError(f"unknown benchmark '{name}'{hint} (available: {', '.join(list_benchmarks())})") from None
+        raise unknown_name("benchmark", key, _REGISTRY) from None
 
 
 def open_benchmark(name: str, root: str | Path, split: str | None = None, **options: Any) -> BenchmarkReader:

@@ -7,13 +7,13 @@ signature, so a misspelt keyword fails with its name instead of being passed thr
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import inspect
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from oodforge._registry import unknown_name
 from oodforge.errors import UsageError
 from oodforge.models._base import SegmentationModel
 from oodforge.models._weights import check_weights_path, load_model_weights
@@ -64,9 +64,7 @@ def _lookup(name: str) -> Callable[..., SegmentationModel]:
     try:
         return _MODELS[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_MODELS), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise UsageError(f"Unknown model {name!r}; {hint}available: {', '.join(list_models())}") from None
+        raise unknown_name("model", name, _MODELS) from None
 
 
 def create_model(

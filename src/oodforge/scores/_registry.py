@@ -7,13 +7,13 @@ against the signature, so a misspelt keyword fails at creation instead of being 
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import functools
 import inspect
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from oodforge._registry import unknown_name
 from oodforge.errors import UsageError
 
 __all__ = ["create_score", "is_score", "list_scores", "register_score"]
@@ -67,9 +67,7 @@ def _lookup(name: str) -> Callable[..., Any]:
     try:
         return _SCORES[name]
     except KeyError:
-        close = difflib.get_close_matches(name, list(_SCORES), n=3, cutoff=0.5)
-        hint = f"did you mean {', '.join(repr(c) for c in close)}? " if close else ""
-        raise UsageError(f"Unknown score {name!r}; {hint}available: {', '.join(list_scores())}") from None
+        raise unknown_name("score", name, _SCORES) from None
 
 
 def create_score(name: str, **kwargs: Any) -> Callable[..., Any]:
