@@ -30,12 +30,13 @@ def _root(
 
 
 def _register() -> None:
-    from oodforge.cli import eval_cmd, export_cmd, inspect_cmd, learn_cmd, synth_cmd
+    from oodforge.cli import eval_cmd, export_cmd, inspect_cmd, learn_cmd, render_cmd, synth_cmd
 
     synth_cmd.register(app)
     inspect_cmd.register(app)
     eval_cmd.register(app)
     learn_cmd.register(app)
+    render_cmd.register(app)
     export_cmd.register(app)
 
 

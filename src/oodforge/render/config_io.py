@@ -1,0 +1,118 @@
+"""Load, validate, resolve and dump a rendering config (same rules as the synthesis config).
+
+Relative paths (``output_root``, ``scene.blend_file``, mesh files in ``anomalies``) resolve against the
+config file's folder; errors are one line naming the key; the resolved config is dumped
+deterministically with ``output_root: .`` so ``config_sha256`` does not depend on where output goes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from oodforge.config.loader import _format_error
+from oodforge.errors import ConfigError, InputFileError
+from oodforge.render.config import PRIMITIVES, RenderConfig
+
+__all__ = [
+    "check_input_files",
+    "dump_resolved_render",
+    "load_render_config",
+    "render_config_from_dict",
+    "resolve_render_config",
+]
+
+
+def render_config_from_dict(data: Any, source: str = "<config>") -> RenderConfig:
+    """Validate a plain mapping (as parsed from YAML) into a :class:`RenderConfig` (no file checks).
+
+    Raises:
+        ConfigError: one line naming the key, the value found and what was expected.
+
+    Example:
+        >>> cfg = render_config_from_dict({"output_root": "out", "modes": ["illumination", "color"]})
+        >>> cfg.modes.active()
+        ['illumination', 'colour']
+    """
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: expected a YAML mapping at the top level, found {type(data).__name__}")
+    try:
+        return RenderConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc, source, RenderConfig)) from None
+
+
+def _abs(value: str, base: Path) -> str:
+    p = Path(value).expanduser()
+    return str((p if p.is_absolute() else base / p).resolve())
+
+
+def _resolve(cfg: RenderConfig, base: Path) -> RenderConfig:
+    data = cfg.model_dump(mode="python")
+    data["output_root"] = _abs(data["output_root"], base)
+    if data["scene"]["blend_file"] is not None:
+        data["scene"]["blend_file"] = _abs(data["scene"]["blend_file"], base)
+    data["anomalies"] = [a if a in PRIMITIVES else _abs(a, base) for a in data["anomalies"]]
+    data["modes"] = {k: v for k, v in data["modes"].items() if v is not None}
+    return RenderConfig.model_validate(data)
+
+
+def check_input_files(cfg: RenderConfig) -> None:
+    """Check that the ``.blend`` file and every mesh file of a resolved config exist.
+
+    Raises:
+        InputFileError: one line naming the key and the missing path.
+    """
+    blend = cfg.scene.blend_file
+    if blend is not None and not Path(blend).is_file():
+        raise InputFileError(f"scene.blend_file: {blend} not found")
+    for i, item in enumerate(cfg.anomalies):
+        if item not in PRIMITIVES and not Path(item).is_file():
+            raise InputFileError(f"anomalies[{i}]: mesh file {item} not found")
+
+
+def load_render_config(path: str | Path, *, check_files: bool = True) -> RenderConfig:
+    """Read a YAML rendering config, validate it and resolve its relative paths against its folder.
+
+    Raises:
+        ConfigError: missing file, YAML syntax error, or an invalid key/value.
+        InputFileError: a missing ``.blend`` or mesh file (when ``check_files``).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    cfg = _resolve(render_config_from_dict(data, str(path)), path.resolve().parent)
+    if check_files:
+        check_input_files(cfg)
+    return cfg
+
+
+def resolve_render_config(cfg: RenderConfig, base_dir: Path) -> RenderConfig:
+    """Return a copy of ``cfg`` whose paths are absolute, relative ones taken against ``base_dir``."""
+    return _resolve(cfg, base_dir)
+
+
+def dump_resolved_render(cfg: RenderConfig) -> bytes:
+    """Deterministic YAML bytes of the resolved config as written to ``OUT/config.yaml``."""
+    data = cfg.model_dump(mode="json")
+    data["output_root"] = "."
+    data["modes"] = {k: v for k, v in data["modes"].items() if v is not None}
+    text = (
+        "# oodforge resolved render config: every default filled in. Regenerate with `oodforge render <this file>`.\n"
+    )
+    text += yaml.safe_dump(data, sort_keys=False, allow_unicode=True, default_flow_style=None, width=100)
+    return text.encode("utf-8")

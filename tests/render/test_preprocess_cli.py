@@ -1,0 +1,147 @@
+"""`oodforge render` / `oodforge preprocess`: mesh files, one-line errors with exit 2, min_pixel, 3-class masks."""
+
+from __future__ import annotations
+
+import json
+import sys
+from importlib.util import find_spec
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from oodforge._io import encode_png, read_label_png, sha256_bytes
+from oodforge.cli.main import app
+from oodforge.render.preprocess import is_normal_test, preprocess_renders
+
+needs_bpy = pytest.mark.skipif(find_spec("bpy") is None, reason="needs Blender: pip install 'oodforge[render]'")
+runner = CliRunner()
+
+_V = [(x, y, z) for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)]
+_F = [(0, 1, 3, 2), (4, 6, 7, 5), (0, 4, 5, 1), (2, 3, 7, 6), (0, 2, 6, 4), (1, 5, 7, 3)]
+_TRIS = [(a, b, c) for q in _F for a, b, c in ((q[0], q[1], q[2]), (q[0], q[2], q[3]))]
+
+
+def _write_mesh(path: Path) -> Path:
+    """A box (2 x 2 x 2) as ASCII OBJ, PLY or STL."""
+    if path.suffix == ".obj":
+        text = "".join(f"v {x} {y} {z}\n" for x, y, z in _V) + "".join(
+            f"f {a + 1} {b + 1} {c + 1}\n" for a, b, c in _TRIS
+        )
+    elif path.suffix == ".ply":
+        text = (f"ply\nformat ascii 1.0\nelement vertex {len(_V)}\nproperty float x\nproperty float y\n"
+                f"property float z\nelement face {len(_TRIS)}\nproperty list uchar int vertex_indices\nend_header\n")  # fmt: skip
+        text += "".join(f"{x} {y} {z}\n" for x, y, z in _V) + "".join(f"3 {a} {b} {c}\n" for a, b, c in _TRIS)
+    else:
+        text = "solid box\n"
+        for tri in _TRIS:
+            text += "facet normal 0 0 0\nouter loop\n" + "".join("vertex {} {} {}\n".format(*_V[i]) for i in tri)
+            text += "endloop\nendfacet\n"
+        text += "endsolid box\n"
+    path.write_text(text)
+    return path
+
+
+def _one_line_exit_2(res, needle: str) -> None:
+    assert res.exit_code == 2, res.output
+    lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
+    assert len(lines) == 1 and needle in lines[0] and "Traceback" not in res.output, res.output
+
+
+def test_cli_config_errors(tiny_config, tmp_path):
+    _one_line_exit_2(runner.invoke(app, ["render", str(tiny_config("m", {"anomalies": ["gone.obj"]}))]), "not found")
+    _one_line_exit_2(
+        runner.invoke(app, ["render", str(tiny_config("f", {"anomalies": ["a.fbx"]}))]), "'.fbx' cannot be imported"
+    )
+    bad_scale = tiny_config("s", {"modes": {"scale": {"range": [0.8, 0.2]}}})
+    _one_line_exit_2(runner.invoke(app, ["render", str(bad_scale)]), "min 0.8 is greater than max 0.2")
+    _one_line_exit_2(
+        runner.invoke(app, ["render", str(tiny_config("b", {"scene.blend_file": "x.blend"}))]), "x.blend not found"
+    )
+    _one_line_exit_2(
+        runner.invoke(app, ["preprocess", str(tmp_path), str(tmp_path / "o")]), "not an `oodforge render` output"
+    )
+
+
+def test_cli_without_blender(tiny_config, monkeypatch):
+    monkeypatch.setitem(sys.modules, "bpy", None)  # `import bpy` raises ImportError
+    res = runner.invoke(app, ["render", str(tiny_config("nobpy"))])
+    _one_line_exit_2(res, "oodforge render needs Blender as a Python module: pip install 'oodforge[render]'")
+    assert not (tiny_config("nobpy").parent / "nobpy").exists()
+
+
+@needs_bpy
+def test_cli_render_color_alias_and_mesh_files(tiny_config, tmp_path):
+    import bpy
+
+    meshes = [str(_write_mesh(tmp_path / f"box.{ext}")) for ext in ("obj", "ply", "stl")]
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_torus_add()
+    bpy.ops.export_scene.gltf(filepath=str(tmp_path / "ring.glb"), export_format="GLB")
+    meshes.append(str(tmp_path / "ring.glb"))
+    path = tiny_config("cli", {"modes": ["color"], "anomalies": meshes, "cameras": {"count": 4},
+                               "placement.object_size": 0.8})  # fmt: skip
+    res = runner.invoke(app, ["render", str(path), "-q"])
+    assert res.exit_code == 0, res.output
+    recs = [json.loads(x) for x in (tmp_path / "cli" / "manifest.jsonl").read_text().splitlines()]
+    anomalous = [r for r in recs if r["is_anomalous"]]
+    assert {r["object"] for r in anomalous} <= set(meshes) and all(r["status"] == "ok" for r in recs)
+    assert any(r["modes"]["colour"] not in (None, "default") for r in anomalous)
+    assert sum(r["has_anomaly"] for r in anomalous) >= 4
+    assert "already complete" in runner.invoke(app, ["render", str(path), "-q"]).output  # resumed, nothing to do
+    (tmp_path / "broken.ply").write_text("not a ply file")
+    res = runner.invoke(app, ["render", str(tiny_config("broken", {"anomalies": [str(tmp_path / "broken.ply")]}))])
+    _one_line_exit_2(res, "Blender cannot import")
+
+
+@needs_bpy
+def test_preprocess_min_pixel_log_and_three_classes(tiny_config, tmp_path):
+    path = tiny_config("pre", {"modes": {"depth": {"offsets": [0, 2.5]}}, "anomalies": ["drill"],
+                               "normal_per_anomalous": 3})  # fmt: skip
+    res = runner.invoke(app, ["render", str(path), "-q"])
+    assert res.exit_code == 0, res.output
+    src = tmp_path / "pre"
+    manifest = src / "manifest.jsonl"
+    recs = [json.loads(x) for x in manifest.read_text().splitlines()]
+    near, far = sorted((r for r in recs if r["is_anomalous"]), key=lambda r: -r["pixel_count"])
+    assert near["pixel_count"] > far["pixel_count"] > 0
+    # corrupt one normal frame: wrong size (manifest hash updated so the shape check is what fails)
+    bad = next(r for r in recs if r["image_id"] == "d001_normal_i10_v2")
+    data = encode_png(np.zeros((32, 48, 3), np.uint8))
+    (src / bad["outputs"]["image"]).write_bytes(data)
+    bad["sha256"]["image"] = sha256_bytes(data)
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in recs))
+
+    out, log = tmp_path / "anomalib", tmp_path / "pre.log"
+    args = ["preprocess", str(src), str(out), "--min-pixel", str(far["pixel_count"] + 1), "--normal-test-share", "0.5",
+            "--log", str(log), "-q"]  # fmt: skip
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    text = log.read_text()
+    assert f"cam02/{far['image_id']}: anomaly has {far['pixel_count']} pixels < min_pixel" in text
+    assert "cam02/d001_normal_i10_v2: image shape (32, 48, 3), expected (64, 64, 3)" in text
+    cam = out / "cam02"
+    assert sorted(p.name for p in (cam / "test" / "images").iterdir() if "anomaly" in p.name) == [
+        f"{near['image_id']}.png"
+    ]
+    normals = ["d001_normal_i10", "d001_normal_i10_v1"]
+    for n in normals:
+        split = "test" if is_normal_test("cam02", n, 0.5) else "train"
+        assert (cam / split / "images" / f"{n}.png").is_file()
+    images = sorted(p.stem for p in (cam / "test" / "images").iterdir())
+    masks = sorted(p.stem for p in (cam / "test" / "masks").iterdir())
+    assert masks == [f"{s}_mask" for s in images]
+    three = read_label_png(cam / "test" / "masks" / f"{near['image_id']}_mask.png")
+    gt = read_label_png(src / near["outputs"]["gt_pixel"])
+    fb = read_label_png(src / near["outputs"]["fb_mask"])
+    assert set(np.unique(three).tolist()) == {0, 1, 2}
+    assert np.array_equal(three == 2, gt == 1) and np.array_equal(three == 1, (fb == 1) & (gt == 0))
+    # a second run replaces the first; the default min_pixel (0) keeps both anomalous frames
+    s = preprocess_renders(src, out)
+    assert s.per_camera["cam02"]["test_anomalous"] == 2 and s.per_camera["cam02"]["skipped"] == 1
+    assert (out / "preprocess.log").is_file() and not (cam / "test" / "masks" / "d001_normal_i10_mask.png").exists()
+    _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(src / "inside")]), "must not be the render folder")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "x.txt").write_text("x")
+    _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(tmp_path / "other")]), "not empty")
