@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import sys
 from importlib.util import find_spec
 from pathlib import Path
@@ -43,6 +44,36 @@ def _write_mesh(path: Path) -> Path:
     return path
 
 
+def _write_glb(path: Path) -> Path:
+    """The same box as binary glTF 2.0 (written by hand: Blender's glTF exporter crashes the interpreter at exit)."""
+    positions = np.asarray(_V, dtype="<f4")
+    indices = np.asarray(_TRIS, dtype="<u2").ravel()
+    binary = positions.tobytes() + indices.tobytes()
+    binary += b"\0" * (-len(binary) % 4)
+    gltf = {
+        "asset": {"version": "2.0"},
+        "scene": 0,
+        "scenes": [{"nodes": [0]}],
+        "nodes": [{"mesh": 0, "name": "box"}],
+        "meshes": [{"primitives": [{"attributes": {"POSITION": 0}, "indices": 1}]}],
+        "buffers": [{"byteLength": len(binary)}],
+        "bufferViews": [
+            {"buffer": 0, "byteOffset": 0, "byteLength": positions.nbytes, "target": 34962},
+            {"buffer": 0, "byteOffset": positions.nbytes, "byteLength": indices.nbytes, "target": 34963},
+        ],
+        "accessors": [
+            {"bufferView": 0, "componentType": 5126, "count": len(positions), "type": "VEC3",
+             "min": positions.min(0).tolist(), "max": positions.max(0).tolist()},
+            {"bufferView": 1, "componentType": 5123, "count": int(indices.size), "type": "SCALAR"},
+        ],
+    }  # fmt: skip
+    text = json.dumps(gltf).encode()
+    text += b" " * (-len(text) % 4)
+    body = struct.pack("<II", len(text), 0x4E4F534A) + text + struct.pack("<II", len(binary), 0x004E4942) + binary
+    path.write_bytes(struct.pack("<III", 0x46546C67, 2, 12 + len(body)) + body)
+    return path
+
+
 def _one_line_exit_2(res, needle: str) -> None:
     assert res.exit_code == 2, res.output
     lines = [ln for ln in res.output.strip().splitlines() if ln.strip()]
@@ -73,13 +104,8 @@ def test_cli_without_blender(tiny_config, monkeypatch):
 
 @needs_bpy
 def test_cli_render_color_alias_and_mesh_files(tiny_config, tmp_path):
-    import bpy
-
     meshes = [str(_write_mesh(tmp_path / f"box.{ext}")) for ext in ("obj", "ply", "stl")]
-    bpy.ops.wm.read_factory_settings(use_empty=True)
-    bpy.ops.mesh.primitive_torus_add()
-    bpy.ops.export_scene.gltf(filepath=str(tmp_path / "ring.glb"), export_format="GLB")
-    meshes.append(str(tmp_path / "ring.glb"))
+    meshes.append(str(_write_glb(tmp_path / "box.glb")))
     path = tiny_config("cli", {"modes": ["color"], "anomalies": meshes, "cameras": {"count": 4},
                                "placement.object_size": 0.8})  # fmt: skip
     res = runner.invoke(app, ["render", str(path), "-q"])
