@@ -1,4 +1,7 @@
-"""``oodforge verify``, ``oodforge stats`` and ``oodforge preview``: read-only views of a dataset."""
+"""``oodforge verify``, ``oodforge stats`` and ``oodforge preview``: read-only views of a dataset.
+
+Each works on the output of ``oodforge synth`` and of ``oodforge render`` (dispatched on the manifest's records).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +22,9 @@ __all__ = ["MAX_PROBLEMS_SHOWN", "print_report", "register"]
 
 MAX_PROBLEMS_SHOWN = 20
 
-DirArg = Annotated[Path, typer.Argument(help="Output root of `oodforge synth` (holds manifest.jsonl).")]
+DirArg = Annotated[
+    Path, typer.Argument(help="Output root of `oodforge synth` or `oodforge render` (holds manifest.jsonl).")
+]
 
 
 def print_report(report: VerifyReport) -> None:
@@ -44,7 +49,10 @@ def register(app: typer.Typer) -> None:
         directory: DirArg,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
-        """Re-hash every output against the manifest and check GT values and conventions (exit 1 on problems)."""
+        """Re-hash every output against the manifest and check GT values and conventions (exit 1 on problems).
+
+        Rendered datasets: also the foreground masks, pixel counts and the hidden-anomaly flags.
+        """
         with staged_progress(not quiet) as bar:
             update = cast(Callable[[str, int, int], None], bar)
             report = verify_dataset(directory, progress=lambda done, total: update("verify", done, total))
@@ -58,7 +66,11 @@ def register(app: typer.Typer) -> None:
         directory: DirArg,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON only (to stdout).")] = False,
     ) -> None:
-        """Counts per split, planned/placed instances, categories, object sizes, coverage and scale."""
+        """Counts per split, planned/placed instances, categories, object sizes, coverage and scale.
+
+        Rendered datasets: frames per camera (normal, anomalous, visible, hidden, failed), anomaly pixel
+        counts, mode values (sun strength, depth offset, scale, colour) and objects.
+        """
         result = dataset_stats(directory)
         if as_json:
             typer.echo(json.dumps(result, indent=2))
@@ -70,11 +82,15 @@ def register(app: typer.Typer) -> None:
     def preview(
         directory: DirArg,
         n: Annotated[int, typer.Option("--n", help="Number of rows (images).")] = 8,
-        split: Annotated[str | None, typer.Option("--split", help="Only this split.")] = None,
+        split: Annotated[str | None, typer.Option("--split", help="Only this split (camera).")] = None,
         out: Annotated[Path | None, typer.Option("--out", help="Output PNG (default DIR/preview.png).")] = None,
         seed: Annotated[int, typer.Option("--seed", help="Seed of the row choice.")] = 0,
     ) -> None:
-        """Contact sheet PNG: image, GT overlay and instance outlines; images with anomalies first."""
+        """Contact sheet PNG: image, GT overlay and instance outlines; images with anomalies first.
+
+        Rendered datasets: image, GT overlay (anomaly orange, foreground blue) and the anomaly outline
+        labelled with the object's name; anomalous frames first.
+        """
         target = out if out is not None else directory / "preview.png"
         path = write_preview(directory, target, n=n, split=split, seed=seed)
         console.print(f"preview written to {path}", highlight=False, soft_wrap=True)

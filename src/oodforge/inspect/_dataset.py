@@ -1,39 +1,126 @@
-"""Shared helpers of the inspect tools: open a dataset root, decode instance maps."""
+"""Shared helpers of the inspect tools: open a dataset root (synth or render), decode instance maps."""
 
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
+from pydantic import ValidationError
 
 from oodforge.errors import DataLayoutError, InputFileError, SampleError
 from oodforge.export.layout import DatasetLayout
-from oodforge.export.manifest import ManifestRecord, read_manifest
+from oodforge.export.manifest import ManifestRecord
+from oodforge.inspect._render_record import RENDER_KIND, RenderRecord
 
-__all__ = ["OUTPUT_KEYS", "decode_npy_mask", "decode_unchanged", "idmap_from_masks", "load_dataset", "output_paths"]
+__all__ = [
+    "OUTPUT_KEYS",
+    "Dataset",
+    "decode_npy_mask",
+    "decode_unchanged",
+    "idmap_from_masks",
+    "load_any",
+    "load_dataset",
+    "output_paths",
+]
 
 OUTPUT_KEYS = ("image", "gt_pixel", "instances", "labels")
+_PRODUCERS = "`oodforge synth` or `oodforge render`"
+
+
+@dataclass
+class Dataset:
+    """An opened dataset: its layout and the records of its one kind (the other list is empty)."""
+
+    layout: DatasetLayout
+    kind: str  # "synth" or "render"
+    synth: list[ManifestRecord] = field(default_factory=list)
+    render: list[RenderRecord] = field(default_factory=list)
+
+    @property
+    def n_records(self) -> int:
+        """Number of manifest records."""
+        return len(self.synth) + len(self.render)
+
+
+def load_any(root: Path) -> Dataset:
+    """Open a dataset root written by ``oodforge synth`` or ``oodforge render`` and read its manifest.
+
+    Each line is read as JSON and dispatched on its ``kind``: ``"render"`` is a rendered frame
+    (:class:`RenderRecord`), no ``kind`` is a synthesized image (:class:`ManifestRecord`, validated as
+    strictly as before). The records keep the file order.
+
+    Raises:
+        InputFileError: ``root`` does not exist, a manifest line is malformed, has an unknown ``kind``
+            or a kind other than the manifest's first record (one manifest holds one kind).
+        DataLayoutError: ``root`` is not a folder or has no ``manifest.jsonl``.
+    """
+    if not root.exists():
+        raise InputFileError(f"{root}: dataset folder not found")
+    if not root.is_dir():
+        raise DataLayoutError(f"{root}: not a folder; expected the output root of {_PRODUCERS}")
+    layout = DatasetLayout(root)
+    path = layout.manifest_path
+    if not path.is_file():
+        raise DataLayoutError(
+            f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output root of {_PRODUCERS}"
+        )
+    data = Dataset(layout, "synth")
+    first: tuple[int, str] | None = None
+    with path.open(encoding="utf-8") as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            kind = _read_line(path, lineno, line, data)
+            if first is None:
+                first = (lineno, kind)
+                data.kind = kind
+            elif kind != first[1]:
+                raise InputFileError(
+                    f"{path}:{lineno}: {kind} record in a manifest whose line {first[0]} is a {first[1]} record; "
+                    "a manifest holds records of one kind"
+                )
+    return data
+
+
+def _read_line(path: Path, lineno: int, line: str, data: Dataset) -> str:
+    """Parse one line into ``data``; return its kind (``synth`` or ``render``)."""
+    try:
+        obj = json.loads(line)
+        if not isinstance(obj, dict):
+            raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
+        kind = obj.get("kind")
+        if kind == RENDER_KIND:
+            data.render.append(RenderRecord.from_json_dict(obj))
+            return RENDER_KIND
+        if "kind" in obj:
+            raise ValueError(f"unknown record kind {kind!r}; expected {RENDER_KIND!r} or none (synth)")
+        data.synth.append(ManifestRecord.from_json_dict(obj))
+        return "synth"
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(part) for part in err["loc"]) or "record"
+        first = f"{str(exc).splitlines()[0]}; first: {where}: {err['msg']}"
+        raise InputFileError(f"{path}:{lineno}: malformed manifest record ({first})") from None
+    except ValueError as exc:  # json.JSONDecodeError, or a line that is not a record
+        first = str(exc).splitlines()[0]
+        raise InputFileError(f"{path}:{lineno}: malformed manifest record ({first})") from None
 
 
 def load_dataset(root: Path) -> tuple[DatasetLayout, list[ManifestRecord]]:
     """Open a dataset root written by ``oodforge synth`` and read its manifest (file order).
 
     Raises:
-        InputFileError: ``root`` does not exist or a manifest line is malformed.
+        InputFileError: as :func:`load_any`, or the manifest holds rendered frames.
         DataLayoutError: ``root`` is not a folder or has no ``manifest.jsonl``.
     """
-    if not root.exists():
-        raise InputFileError(f"{root}: dataset folder not found")
-    if not root.is_dir():
-        raise DataLayoutError(f"{root}: not a folder; expected the output root of `oodforge synth`")
-    layout = DatasetLayout(root)
-    if not layout.manifest_path.is_file():
-        raise DataLayoutError(
-            f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output root of `oodforge synth`"
-        )
-    return layout, read_manifest(layout.manifest_path)
+    data = load_any(root)
+    if data.render:
+        raise InputFileError(f"{data.layout.manifest_path}: holds rendered frames; expected `oodforge synth` records")
+    return data.layout, data.synth
 
 
 def output_paths(rec: ManifestRecord, key: str) -> list[str]:

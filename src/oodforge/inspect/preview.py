@@ -4,6 +4,10 @@ Each row shows one image: a header line (``split/image_id`` and ``clean`` or ``s
 then three panels of equal width: the image, the GT overlay (anomaly in orange, ignore darkened and
 hatched grey, normal untouched) and the instance outlines (one colour per instance, labelled
 ``<id>:<category>``).
+
+A rendered dataset (``oodforge render``) gets rows of [image | GT overlay (anomaly orange, foreground from
+``fb_mask`` tinted blue) | anomaly outline labelled with the object's name], anomalous frames first, and a
+header with ``camera/frame_id``, the anomaly state and the mode values (:mod:`oodforge.inspect._preview_render`).
 """
 
 from __future__ import annotations
@@ -14,18 +18,15 @@ import cv2
 import numpy as np
 
 from oodforge._io import atomic_write_bytes, encode_png, read_bytes, read_image_rgb, read_label_png
-from oodforge.errors import DataLayoutError, UsageError
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
-from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks, load_dataset, output_paths
+from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks, load_any, output_paths
+from oodforge.inspect._draw import ANOMALY_RGB, BACKGROUND, GAP, HEADER_H, header, select, stack_rows, text
+from oodforge.inspect._preview_render import render_rows
 
-__all__ = ["make_contact_sheet", "select_records", "write_preview"]
+__all__ = ["BACKGROUND", "GAP", "HEADER_H", "make_contact_sheet", "select_records", "write_preview"]
 
 PANEL_WIDTH = 512
-HEADER_H = 22
-GAP = 4
-BACKGROUND = (24, 24, 24)
-ANOMALY_RGB = np.array([255, 120, 0], np.float32)
 IGNORE_RGB = np.array([140, 140, 140], np.float32)
 #: distinct, saturated outline colours (RGB), cycled by instance id
 PALETTE = (
@@ -38,7 +39,6 @@ PALETTE = (
     (120, 255, 255),
     (255, 120, 190),
 )
-FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
 def select_records(records: list[ManifestRecord], *, n: int, split: str | None, seed: int) -> list[ManifestRecord]:
@@ -51,25 +51,7 @@ def select_records(records: list[ManifestRecord], *, n: int, split: str | None, 
         UsageError: ``n`` < 1.
         DataLayoutError: ``split`` is not in the manifest, or no record has status ``ok``.
     """
-    if n < 1:
-        raise UsageError(f"--n {n}: expected at least 1 row")
-    if split is not None and all(rec.split != split for rec in records):
-        available = ", ".join(sorted({rec.split for rec in records})) or "none"
-        raise DataLayoutError(f"split {split!r} not in the manifest; available: {available}")
-    ok = sorted(
-        (rec for rec in records if rec.status == "ok" and (split is None or rec.split == split)),
-        key=lambda rec: (rec.split, rec.image_id),
-    )
-    if not ok:
-        raise DataLayoutError("no record with status ok to preview")
-    rng = np.random.default_rng(seed)
-    chosen: list[ManifestRecord] = []
-    for group in ([rec for rec in ok if rec.has_anomaly], [rec for rec in ok if not rec.has_anomaly]):
-        take = min(n - len(chosen), len(group))
-        if take > 0:
-            picks = sorted(int(i) for i in rng.permutation(len(group))[:take])
-            chosen.extend(group[i] for i in picks)
-    return chosen
+    return select(records, n=n, split=split, seed=seed, first=lambda rec: rec.has_anomaly)
 
 
 def make_contact_sheet(
@@ -78,7 +60,7 @@ def make_contact_sheet(
     """Render the contact sheet of a dataset (see the module docstring).
 
     Args:
-        root: the output root of ``oodforge synth``.
+        root: the output root of ``oodforge synth`` or ``oodforge render``.
         n: number of rows (images); fewer when the dataset (or split) has fewer ``ok`` images.
         split: only this split; all splits when None.
         seed: seed of the row choice.
@@ -91,15 +73,11 @@ def make_contact_sheet(
         InputFileError, DataLayoutError, UsageError: not a dataset, unknown split, bad ``n``.
         SampleError: an output file of a chosen record is missing or unreadable.
     """
-    layout, records = load_dataset(root)
-    rows = [_render_row(layout, rec, panel_width) for rec in select_records(records, n=n, split=split, seed=seed)]
-    width = rows[0].shape[1]
-    parts: list[np.ndarray] = []
-    for row in rows:
-        if parts:
-            parts.append(np.full((GAP, width, 3), BACKGROUND, np.uint8))
-        parts.append(row)
-    return np.ascontiguousarray(np.vstack(parts))
+    data = load_any(root)
+    if data.kind == "render":
+        return stack_rows(render_rows(data.layout, data.render, n=n, split=split, seed=seed, panel_width=panel_width))
+    chosen = select_records(data.synth, n=n, split=split, seed=seed)
+    return stack_rows([_render_row(data.layout, rec, panel_width) for rec in chosen])
 
 
 def write_preview(
@@ -167,19 +145,11 @@ def _outlines(image: np.ndarray, idmap: np.ndarray, rec: ManifestRecord, panel_w
         cv2.polylines(out, scaled, isClosed=True, color=color, thickness=2, lineType=cv2.LINE_AA)
         x, y, _, _ = cv2.boundingRect(np.vstack(scaled))
         category = rec.instances[k - 1].category if k <= len(rec.instances) else "?"
-        _text(out, f"{k}:{category}", (x, max(y - 4, 12)), color, 0.45)
+        text(out, f"{k}:{category}", (x, max(y - 4, 12)), color, 0.45)
     return out
 
 
 def _header(rec: ManifestRecord, width: int) -> np.ndarray:
     """One dark line: ``split/image_id`` and ``clean`` or ``synthetic k/n placed``."""
-    header = np.full((HEADER_H, width, 3), BACKGROUND, np.uint8)
     kind = f"synthetic {rec.placed_instances}/{rec.planned_instances} placed" if rec.is_synth else "clean"
-    _text(header, f"{rec.split}/{rec.image_id}   {kind}", (6, HEADER_H - 7), (240, 240, 240), 0.5)
-    return header
-
-
-def _text(img: np.ndarray, text: str, org: tuple[int, int], color: tuple[int, int, int], scale: float) -> None:
-    """Draw ``text`` in ``color`` with a black outline for legibility on any background."""
-    cv2.putText(img, text, org, FONT, scale, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(img, text, org, FONT, scale, color, 1, cv2.LINE_AA)
+    return header(f"{rec.split}/{rec.image_id}   {kind}", width)

@@ -1,7 +1,8 @@
 """``oodforge stats``: counts per split, planned/placed, categories, object sizes, coverage, scale.
 
 :func:`dataset_stats` returns plain JSON-serialisable data (``oodforge stats --json``);
-:func:`render_stats` prints it as rich tables.
+:func:`render_stats` prints it as rich tables. Rendered datasets (``oodforge render``) get their own
+summary (per camera: frames, anomalies, pixel counts, mode values; :mod:`oodforge.inspect._stats_render`).
 """
 
 from __future__ import annotations
@@ -17,12 +18,10 @@ from rich.table import Table
 
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
-from oodforge.inspect._dataset import load_dataset, output_paths
+from oodforge.inspect._dataset import load_any, output_paths
+from oodforge.inspect._stats_render import PERCENTILES, print_render_stats, render_dataset_stats
 
 __all__ = ["PERCENTILES", "dataset_stats", "render_stats"]
-
-#: name -> percentile of the distributions (``min`` = 0, ``max`` = 100)
-PERCENTILES = {"min": 0.0, "p5": 5.0, "p25": 25.0, "median": 50.0, "p75": 75.0, "p95": 95.0, "max": 100.0}
 
 COUNT_KEYS = (
     "n_images",
@@ -38,10 +37,13 @@ DIST_KEYS = ("area_px", "area_frac", "coverage", "scale")
 
 
 def dataset_stats(root: Path) -> dict[str, Any]:
-    """Summarise a synthesized dataset from its manifest.
+    """Summarise a synthesized or rendered dataset from its manifest.
+
+    A rendered dataset gives :func:`oodforge.inspect._stats_render.render_dataset_stats` (with
+    ``"kind": "render"``); the rest of this docstring describes a synthesized one.
 
     Args:
-        root: the output root of ``oodforge synth``.
+        root: the output root of ``oodforge synth`` or ``oodforge render``.
 
     Returns:
         ``{"root": str, "splits": {split: stats}, "totals": stats}``. Each ``stats`` holds the counts
@@ -53,10 +55,13 @@ def dataset_stats(root: Path) -> dict[str, Any]:
         ``{min, p5, p25, median, p75, p95, max}`` or None without placed instances.
 
     Raises:
-        InputFileError: ``root`` is missing or the manifest has a malformed line.
+        InputFileError: ``root`` is missing, or the manifest has a malformed line or mixes record kinds.
         DataLayoutError: ``root`` is not a dataset folder.
     """
-    layout, records = load_dataset(root)
+    data = load_any(root)
+    if data.kind == "render":
+        return render_dataset_stats(root, data.layout, data.render)
+    layout, records = data.layout, data.synth
     by_split: dict[str, list[ManifestRecord]] = {}
     for rec in sorted(records, key=lambda r: (r.split, r.image_id)):
         by_split.setdefault(rec.split, []).append(rec)
@@ -142,6 +147,9 @@ def _fmt(value: Any, key: str = "") -> str:
 
 def render_stats(stats: dict[str, Any], console: Console) -> None:
     """Print the output of :func:`dataset_stats` as rich tables: counts, then one table per split."""
+    if stats.get("kind") == "render":
+        print_render_stats(stats, console)
+        return
     groups = {**stats["splits"], "total": stats["totals"]}
     counts = Table(title=f"oodforge dataset {stats['root']}", title_justify="left")
     counts.add_column("")
