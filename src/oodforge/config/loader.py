@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from oodforge.config.schema import SynthConfig
 from oodforge.errors import ConfigError
 
-__all__ = ["config_from_dict", "dump_resolved", "load_config", "resolve_config"]
+__all__ = ["config_from_dict", "dump_resolved", "load_config", "read_yaml", "resolve_config"]
 
 
 def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -94,13 +94,8 @@ def resolve_config(cfg: SynthConfig, base_dir: Path) -> SynthConfig:
     return SynthConfig.model_validate(data)
 
 
-def load_config(path: str | Path) -> SynthConfig:
-    """Read a YAML config file, validate it and resolve its relative paths against its folder.
-
-    Raises:
-        ConfigError: missing file, YAML syntax error, or an invalid key/value.
-    """
-    path = Path(path)
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML config file; missing file, unreadable bytes and syntax errors are one-line ConfigErrors."""
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -108,13 +103,22 @@ def load_config(path: str | Path) -> SynthConfig:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read config file ({exc})") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
-    cfg = config_from_dict(data, str(path))
+
+
+def load_config(path: str | Path) -> SynthConfig:
+    """Read a YAML config file, validate it and resolve its relative paths against its folder.
+
+    Raises:
+        ConfigError: missing file, YAML syntax error, or an invalid key/value.
+    """
+    path = Path(path)
+    cfg = config_from_dict(read_yaml(path), str(path))
     return resolve_config(cfg, path.resolve().parent)
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from oodforge.config.loader import _format_error
+from oodforge.config.loader import _format_error, read_yaml
 from oodforge.errors import ConfigError
 from oodforge.learn.outlier_paste import OutlierPasteConfig
 
@@ -156,12 +155,7 @@ def load_train_config(path: str | Path) -> TrainConfig:
         ConfigError: one line naming the key, the value found and what was expected.
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML syntax error: {str(exc).splitlines()[0]}") from None
+    data = read_yaml(path)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a YAML mapping at the top level")
     try:

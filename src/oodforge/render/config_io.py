@@ -13,7 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from oodforge.config.loader import _format_error
+from oodforge.config.loader import _format_error, read_yaml
 from oodforge.errors import ConfigError, InputFileError
 from oodforge.render.config import PRIMITIVES, RenderConfig
 
@@ -82,19 +82,7 @@ def load_render_config(path: str | Path, *, check_files: bool = True) -> RenderC
         InputFileError: a missing ``.blend`` or mesh file (when ``check_files``).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config file ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise ConfigError(f"{path}: YAML syntax error{where}: {problem}") from None
+    data = read_yaml(path)
     cfg = _resolve(render_config_from_dict(data, str(path)), path.resolve().parent)
     if check_files:
         check_input_files(cfg)
