@@ -6,10 +6,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
-from oodforge._io import sha256_bytes, sha256_file
-from oodforge.export.layout import DatasetLayout
+import numpy as np
 
-__all__ = ["Ctx", "Progress", "VerifyReport", "check_order", "check_orphans", "config_sha", "read_one"]
+from oodforge._io import sha256_bytes, sha256_file
+from oodforge.errors import SampleError
+from oodforge.export.layout import DatasetLayout
+from oodforge.inspect._dataset import decode_unchanged
+
+__all__ = ["Ctx", "Progress", "VerifyReport", "check_order", "check_orphans", "config_sha", "decode_map", "read_one"]
 
 Progress = Callable[[int, int], None]
 
@@ -121,3 +125,18 @@ def check_orphans(layout: DatasetLayout, splits: set[str], referenced: set[str],
                 if path.is_file() and rel not in referenced:
                     problems.append(f"{rel}: orphan file (no manifest record references it)")
     return problems
+
+
+def decode_map(file: tuple[str, bytes], dtype: type, problems: list[str]) -> np.ndarray | None:
+    """Decode a single-channel label PNG of ``dtype``; None (and a problem line) when it is not one."""
+    rel, blob = file
+    try:
+        arr = decode_unchanged(blob, rel)
+    except SampleError as exc:
+        problems.append(str(exc))
+        return None
+    if arr.ndim != 2 or arr.dtype != dtype:
+        name = np.dtype(dtype).name
+        problems.append(f"{rel}: expected a single-channel {name} PNG, got shape {arr.shape} and dtype {arr.dtype}")
+        return None
+    return arr

@@ -12,7 +12,8 @@ import numpy as np
 from oodforge._io import decode_image_rgb
 from oodforge.errors import SampleError
 from oodforge.export.manifest import InstanceRecord, ManifestRecord
-from oodforge.inspect._dataset import decode_npy_mask, decode_unchanged, idmap_from_masks
+from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks
+from oodforge.inspect._verify_common import decode_map
 
 __all__ = ["check_labels", "check_pixels"]
 
@@ -39,14 +40,8 @@ def check_pixels(rec: ManifestRecord, data: dict[str, Files]) -> list[str]:
 
 def _decode_gt(file: tuple[str, bytes], shape: tuple[int, int], problems: list[str]) -> np.ndarray | None:
     """Decode the GT; None when it cannot be compared pixel by pixel."""
-    rel, blob = file
-    try:
-        gt = decode_unchanged(blob, rel)
-    except SampleError as exc:
-        problems.append(str(exc))
-        return None
-    if gt.ndim != 2 or gt.dtype != np.uint8:
-        problems.append(f"{rel}: expected a single-channel uint8 PNG, got shape {gt.shape} and dtype {gt.dtype}")
+    gt = decode_map(file, np.uint8, problems)
+    if gt is None:
         return None
     bad = np.setdiff1d(np.unique(gt), GT_VALUES)
     if bad.size:
@@ -62,14 +57,8 @@ def _decode_instances(
 ) -> np.ndarray | None:
     """The uint16 id map, from the idmap PNG or from the per-instance ``.npy`` masks."""
     if isinstance(rec.outputs.get("instances"), str):
-        rel, blob = files[0]
-        try:
-            idmap = decode_unchanged(blob, rel)
-        except SampleError as exc:
-            problems.append(str(exc))
-            return None
-        if idmap.ndim != 2 or idmap.dtype != np.uint16:
-            problems.append(f"{rel}: expected a single-channel uint16 PNG, got shape {idmap.shape} and {idmap.dtype}")
+        idmap = decode_map(files[0], np.uint16, problems)
+        if idmap is None:
             return None
         if idmap.shape != shape:
             problems.append(f"instance map is {idmap.shape[0]}x{idmap.shape[1]} but the image is {shape[0]}x{shape[1]}")

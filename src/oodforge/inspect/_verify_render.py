@@ -18,7 +18,6 @@ import numpy as np
 from oodforge._io import decode_image_rgb
 from oodforge.errors import SampleError
 from oodforge.export.layout import DatasetLayout
-from oodforge.inspect._dataset import decode_unchanged
 from oodforge.inspect._render_record import RENDER_OUTPUT_KEYS, RenderRecord
 from oodforge.inspect._verify_common import (
     Ctx,
@@ -27,6 +26,7 @@ from oodforge.inspect._verify_common import (
     check_order,
     check_orphans,
     config_sha,
+    decode_map,
     read_one,
 )
 from oodforge.render.frame import RECORD_SCHEMA
@@ -120,14 +120,8 @@ def _check_flags(rec: RenderRecord) -> list[str]:
 
 def _decode_mask(key: str, file: tuple[str, bytes], problems: list[str]) -> np.ndarray | None:
     """A single-channel uint8 mask with values in {0, 1} (other values are reported, the mask is kept)."""
-    rel, blob = file
-    try:
-        mask = decode_unchanged(blob, rel)
-    except SampleError as exc:
-        problems.append(str(exc))
-        return None
-    if mask.ndim != 2 or mask.dtype != np.uint8:
-        problems.append(f"{rel}: expected a single-channel uint8 PNG, got shape {mask.shape} and dtype {mask.dtype}")
+    mask = decode_map(file, np.uint8, problems)
+    if mask is None:
         return None
     bad = np.setdiff1d(np.unique(mask), MASK_VALUES)
     if bad.size:
