@@ -13,7 +13,7 @@ import numpy as np
 __all__ = ["STREAMS", "image_seed", "sample_streams", "stable_uint64", "stable_unit"]
 
 #: Stage names, each with its own independent child stream of the per-image seed.
-STREAMS: tuple[str, ...] = ("decision", "instances", "geometry", "placement")
+STREAMS: tuple[str, ...] = ("decision", "instances", "geometry", "placement", "appearance")
 
 
 def stable_uint64(*parts: object) -> int:

@@ -18,10 +18,14 @@ from pycocotools.coco import COCO
 from oodforge.config.schema import CocoFilters
 from oodforge.errors import ConfigError, InputFileError, SampleError
 from oodforge.sources import coco_pool
-from oodforge.sources.coco_pool import CocoPool, load_or_build_pool, pool_cache_key
+from oodforge.sources._coco_filters import cheap_reject
+from oodforge.sources.coco_pool import REJECTION_REASONS, CocoPool, load_or_build_pool, pool_cache_key
 
 # image id -> (file name, width, height)
-IMAGES = {1: ("000000000001.jpg", 120, 100), 2: ("000000000002.jpg", 90, 110), 3: ("000000000003.jpg", 100, 100)}
+IMAGES = {
+    1: ("000000000001.jpg", 120, 100), 2: ("000000000002.jpg", 90, 110), 3: ("000000000003.jpg", 100, 100),
+    4: ("000000000004.jpg", 100, 100),
+}  # fmt: skip
 CATS = {1: "person", 17: "cat", 18: "dog", 62: "chair", 63: "couch"}
 ALLOWED = ["dog", "cat", "chair", "couch"]
 FILTERS = CocoFilters(
@@ -74,7 +78,7 @@ def annotations() -> list[dict[str, Any]]:
     crowd[70:86, 80:101] = 1
     trunc = canvas(3)
     trunc[75:91, 0:21] = 1
-    ring = cv2.circle(canvas(3), (50, 50), 35, 1, 1)
+    ring = cv2.circle(canvas(4), (50, 50), 35, 1, 1)
     wide = canvas(2)
     wide[90:96, 10:71] = 1
     return [
@@ -84,9 +88,9 @@ def annotations() -> list[dict[str, Any]]:
         make_ann(12, 3, 62, uncompressed(tee)),
         make_ann(13, 1, 18, uncompressed(crowd), iscrowd=1),
         make_ann(14, 3, 18, uncompressed(trunc)),  # touches x = 0
-        make_ann(15, 2, 1, [[10, 10, 40, 10, 40, 40, 10, 40]]),  # person: not allowed
+        make_ann(15, 2, 1, [[5, 5, 20, 5, 20, 20, 5, 20]]),  # person: not allowed (15 px from the cat)
         make_ann(16, 1, 18, [[90, 20, 95, 20, 95, 25, 90, 25]]),  # area < 50
-        make_ann(17, 3, 17, compressed(ring)),  # thin ring: low solidity
+        make_ann(17, 4, 17, compressed(ring)),  # thin ring: low solidity
         make_ann(19, 1, 18, []),  # empty segmentation
     ]
 
@@ -174,9 +178,15 @@ def test_categories(coco: tuple[Path, Path], tmp_path: Path) -> None:
     assert pool.category_histogram() == {"cat": 1, "chair": 1, "couch": 0, "dog": 1}
     assert pool.category_names == {17: "cat", 18: "dog", 62: "chair", 63: "couch"}
     assert pool.rejections == {
-        "aspect_ratio": 1, "category": 1, "crowd": 1, "empty_mask": 1, "min_area_px": 1, "min_solidity": 1,
-        "truncated": 1,
+        "category": 1, "crowd": 1, "truncated": 1, "min_area_px": 1, "area_ratio": 0, "aspect_ratio": 1,
+        "empty_mask": 1, "main_component": 0, "min_solidity": 1, "occluded_outline": 0,
     }  # fmt: skip
+    assert list(pool.rejections) == list(REJECTION_REASONS)  # every reason, in filter order
+    assert pool.summary() == (
+        "COCO pool: 3 instances of 3 categories (4 allowed); rejected: category 1, crowd 1, truncated 1, "
+        "min_area_px 1, area_ratio 0, aspect_ratio 1, empty_mask 1, main_component 0, min_solidity 1, "
+        "occluded_outline 0"
+    )
 
 
 @pytest.mark.parametrize(
@@ -210,16 +220,18 @@ def test_area_ratio_and_allow_list(coco: tuple[Path, Path], tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize(
-    ("bbox", "truncated"),
-    [((1, 5, 10, 10), True), ((2, 5, 10, 10), False), ((2, 1, 10, 10), True), ((88, 5, 10, 10), False),
-     ((89, 5, 10, 10), True), ((5, 5, 10, 93), False), ((5, 5, 10, 94), True)],
+    ("bbox", "margin", "truncated"),
+    [((1, 5, 10, 10), 1, True), ((2, 5, 10, 10), 1, False), ((2, 1, 10, 10), 1, True), ((88, 5, 10, 10), 1, False),
+     ((89, 5, 10, 10), 1, True), ((5, 5, 10, 93), 1, False), ((5, 5, 10, 94), 1, True),
+     ((1.68, 5, 10, 10), 1, False), ((1.68, 5, 10, 10), 4, True), ((4, 5, 10, 10), 4, True),
+     ((4.01, 5, 10, 10), 4, False), ((50, 50, 46, 10), 4, True), ((50, 50, 45.99, 10), 4, False),
+     ((0, 5, 10, 10), 0, True), ((0.5, 5, 10, 10), 0, False)],
 )  # fmt: skip
-def test_truncation_border(bbox: tuple[int, int, int, int], truncated: bool) -> None:
+def test_truncation_border(bbox: tuple[float, float, float, float], margin: float, truncated: bool) -> None:
     ann = {"bbox": list(bbox), "area": 100.0, "iscrowd": 0}
-    reason = coco_pool._cheap_reject(
-        ann, 100, 100, CocoFilters(min_area_px=0, area_ratio=(0, 1), aspect_ratio=(0.01, 100))
-    )
-    assert (reason == "truncated") is truncated
+    f = CocoFilters(min_area_px=0, area_ratio=(0, 1), aspect_ratio=(0.01, 100), truncation_margin_px=margin)
+    assert (cheap_reject(ann, 100, 100, f) == "truncated") is truncated
+    assert cheap_reject(ann, 100, 100, f.model_copy(update={"exclude_truncated": False})) is None
 
 
 def test_cache_reused_and_keyed(coco: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,15 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oodforge.synth.composite import (
-    PhotometricParams,
-    apply_photometric,
-    composite_window,
-    covered_mask,
-    feather_alpha,
-    photometric_params,
-    ring_mask,
-)
+from oodforge.synth.composite import composite_window, covered_mask, feather_alpha, ring_mask
+from oodforge.synth.photometric import PhotometricParams, apply_photometric, photometric_params
 
 
 def _random_mask(seed: int, h: int, w: int) -> np.ndarray:

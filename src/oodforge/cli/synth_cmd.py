@@ -15,7 +15,9 @@ __all__ = ["print_summary", "register"]
 
 
 def print_summary(summary: RunSummary) -> None:
-    """Print a per-split table and the failures of a run."""
+    """Print the COCO pool line, a per-split table and the failures of a run."""
+    if summary.pool_summary:
+        console.print(summary.pool_summary, highlight=False)
     table = Table(title=f"dataset: {summary.output_root}", title_justify="left")
     for col in ("split", "images", "synthetic", "with anomaly", "failed"):
         table.add_column(col, justify="right" if col != "split" else "left")

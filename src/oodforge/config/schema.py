@@ -21,10 +21,15 @@ __all__ = [
     "ExportConfig",
     "GeometryConfig",
     "InstancesPerImage",
+    "MotionBlurConfig",
+    "NoiseConfig",
     "PhotometricConfig",
     "PlacementConfig",
+    "ShadowConfig",
+    "SharpnessConfig",
     "SourcesConfig",
     "SplitConfig",
+    "StandardCamera",
     "SynthConfig",
     "SynthesisConfig",
 ]
@@ -116,14 +121,26 @@ class InstancesPerImage(_Strict):
 
 
 class CocoFilters(_Strict):
-    """``synthesis.coco.filters``: which COCO annotations enter the instance pool."""
+    """``synthesis.coco.filters``: which COCO annotations enter the instance pool (order: ``sources._coco_filters``)."""
 
     exclude_crowd: bool = True
     exclude_truncated: bool = True
+    #: with ``exclude_truncated``: reject a bbox within this many pixels of its image border (COCO
+    #: polygons of cut objects stop short of the edge: a real bed cut by the border has x = 1.68)
+    truncation_margin_px: float = Field(default=4, ge=0)
+    #: 1000 (checked on real train2017 instances): the smallest paste is 0.001 of a 2048 x 1024 frame,
+    #: 2097 px, and crops are upscaled at most 1.5x (2.25x in area), so a source under ~930 px can never be
+    #: placed; the few whole objects of 1000-2000 px (a toaster, a bag of apples) paste fine at far range.
     min_area_px: float = Field(default=1000, ge=0)
     area_ratio: tuple[Ratio, Ratio] = (0.002, 0.20)
     aspect_ratio: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (0.3, 3.0)
+    #: reject when the largest 8-connected component holds less than this fraction of the mask pixels
+    min_main_component: Ratio = 0.95
+    #: 0.2 (checked on real instances): whole chairs with thin legs score ~0.36 and must pass; the
+    #: fragmented masks a higher floor would catch (0.32-0.43) fail ``min_main_component`` first.
     min_solidity: Ratio = 0.2
+    #: reject when more than this fraction of the outline lies within 2 px of another instance of the image
+    max_occluded_outline: Ratio = 0.10
 
     @field_validator("area_ratio", "aspect_ratio")
     @classmethod
@@ -142,15 +159,44 @@ class CocoSynthConfig(_Strict):
 
 
 class PlacementConfig(_Strict):
-    """``synthesis.placement``: where an object may go, judged on its covered pixels."""
+    """``synthesis.placement``: where an object may stand, judged on its footprint and visible pixels."""
 
+    #: Cityscapes label -> weight; one label is drawn per planned object and all its locations lie on it.
     target_labels: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=lambda: {"road": 0.7, "sidewalk": 0.3}, min_length=1
     )
     min_target_coverage: Ratio = 0.8
+    #: ``footprint``: the coverage rule applies to the object's bottom rows (it stands there and may rise in
+    #: front of anything farther away); ``object``: to every covered pixel (the pre-occlusion rule).
+    coverage_on: Literal["footprint", "object"] = "footprint"
+    #: the footprint: the lowest ``footprint_ratio`` of the object's covered rows (at least 2 rows).
+    footprint_ratio: Annotated[float, Field(gt=0, le=1)] = 0.1
+    #: labels no VISIBLE object pixel may lie on.
     forbidden_overlap_labels: list[str] = Field(
-        default_factory=lambda: ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+        default_factory=lambda: ["ego vehicle", "rectification border", "out of roi"]
     )
+    #: scene objects of these labels whose ground contact row is below the object's are drawn over it.
+    occlusion: bool = True
+    occluder_labels: list[str] = Field(
+        default_factory=lambda: [
+            "person",
+            "rider",
+            "car",
+            "truck",
+            "bus",
+            "caravan",
+            "trailer",
+            "train",
+            "motorcycle",
+            "bicycle",
+            "pole",
+            "polegroup",
+            "traffic light",
+            "traffic sign",
+        ]
+    )
+    #: reject an object of which less than this fraction of its covered pixels stays visible.
+    min_visible: Ratio = 0.5
     reject_border: bool = True
     allow_anomaly_overlap: bool = False
 
@@ -162,18 +208,36 @@ class PlacementConfig(_Strict):
         return v
 
 
-class GeometryConfig(_Strict):
-    """``synthesis.geometry``: size from the row of the object's bottom, then clamps."""
+class StandardCamera(_Strict):
+    """``synthesis.geometry.standard_camera``: used where ``camera/*.json`` is missing.
 
-    scale_mode: Literal["perspective", "metric", "fixed"] = "perspective"
+    Defaults are the typical Cityscapes calibration (camera 1.22 m above the road, pitched down
+    0.038 rad, fy 2265 px and v0 513 px at 1024 rows); fy and v0 scale with the frame height.
+    """
+
+    height_m: float = Field(default=1.22, gt=0)
+    pitch_rad: float = Field(default=0.038, ge=-0.5, le=0.5)
+    fy_px: float = Field(default=2265.0, gt=0)
+    v0_px: float = Field(default=513.0)
+    #: frame height (rows) at which ``fy_px`` and ``v0_px`` hold.
+    rows: int = Field(default=1024, gt=0)
+
+
+class GeometryConfig(_Strict):
+    """``synthesis.geometry``: size from the row of the object's bottom (physical by default)."""
+
+    scale_mode: Literal["metric", "perspective", "fixed"] = "metric"
     scale_range: tuple[Annotated[float, Field(gt=0)], Annotated[float, Field(gt=0)]] = (0.35, 1.25)
     fixed_scale: float = Field(default=1.0, gt=0)
+    #: pasted object area / scene area; an object outside it is rejected (never resized away from its size).
     final_area_ratio: tuple[Ratio, Ratio] = (0.001, 0.05)
+    #: reject a placement that would enlarge the COCO crop by more than this (upscaled crops look soft).
+    max_upscale: float = Field(default=1.5, gt=0)
     hflip_p: Probability = 0.5
     #: metric mode: relative jitter of the category's real height, uniform in [1 - j, 1 + j].
     height_jitter: Annotated[float, Field(ge=0, lt=1)] = 0.15
-    #: metric mode: camera height (m) when ``camera/*.json`` is absent.
-    default_camera_height_m: float = Field(default=1.22, gt=0)
+    #: metric mode: the camera assumed when ``camera/*.json`` is absent.
+    standard_camera: StandardCamera = StandardCamera()
     #: metric mode: real object heights (m) overriding the built-in per-category table.
     category_heights_m: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
 
@@ -184,22 +248,83 @@ class GeometryConfig(_Strict):
 
 
 class PhotometricConfig(_Strict):
-    """``synthesis.blending.photometric``: match object colour statistics to the surrounding ring."""
+    """``synthesis.blending.photometric``: adapt the object's colours to the scene ring around it.
 
-    space: Literal["lab", "rgb", "none"] = "lab"
+    ``luminance`` (default) adapts illumination, not identity: one gain on the linear-RGB luminance
+    (``(Y_ring / Y_object) ** strength``, clipped to ``[1 / max_gain, max_gain]``), optionally a mild
+    per-channel white-balance gain toward the ring's chromaticity; the object keeps its own colours.
+    ``lab`` / ``rgb`` move channel means (and optionally std) to the ring's (repaints the object).
+    """
+
+    space: Literal["luminance", "lab", "rgb", "none"] = "luminance"
     match_mean: bool = True
     match_std: bool = False
     #: 1 = full match, 0 = no change; intermediate values move part of the way.
-    strength: Ratio = 1.0
+    strength: Ratio = 0.5
+    #: luminance: strength of the per-channel white-balance gain (0 = off).
+    white_balance: Ratio = 0.0
+    #: luminance: bound of the gain (and of each white-balance gain).
+    max_gain: float = Field(default=2.0, ge=1.0)
     ring_px: int = Field(default=12, ge=1)
     eps: float = Field(default=1e-6, gt=0)
 
 
+class SharpnessConfig(_Strict):
+    """``synthesis.blending.sharpness``: blur the object until its texture matches the scene ring.
+
+    The object (never sharpened) is blurred with the smallest Gaussian sigma (up to ``max_sigma_px``) that
+    brings its mean Sobel gradient inside to at most ``target_ratio`` times the ring's.
+    """
+
+    enabled: bool = True
+    target_ratio: float = Field(default=1.8, gt=0)
+    max_sigma_px: float = Field(default=1.5, ge=0)
+
+
+class NoiseConfig(_Strict):
+    """``synthesis.blending.noise``: add Gaussian noise so the object's noise level equals the ring's."""
+
+    enabled: bool = True
+
+
+class MotionBlurConfig(_Strict):
+    """``synthesis.blending.motion_blur``: optional box blur along the image x axis."""
+
+    p: Probability = 0.0
+    length_px: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (3, 9)
+
+    @field_validator("length_px")
+    @classmethod
+    def _pair(cls, v: tuple[int, int]) -> tuple[int, int]:
+        if v[0] > v[1]:
+            raise ValueError(f"range min {v[0]} is greater than max {v[1]}; expected [min, max] with min <= max")
+        return v
+
+
+class ShadowConfig(_Strict):
+    """``synthesis.blending.shadow``: a soft contact shadow on the ground under the object's base."""
+
+    enabled: bool = True
+    #: darkening at the shadow's centre, drawn uniformly per object.
+    strength: tuple[Ratio, Ratio] = (0.3, 0.5)
+    #: shadow half-width relative to the footprint's half-width.
+    width_ratio: float = Field(default=1.15, gt=0)
+
+    @field_validator("strength")
+    @classmethod
+    def _pair(cls, v: tuple[float, float]) -> tuple[float, float]:
+        return _ordered_pair(v, "range")
+
+
 class BlendingConfig(_Strict):
-    """``synthesis.blending``."""
+    """``synthesis.blending``: how an object is made to look like part of the scene."""
 
     feather_px: int = Field(default=4, ge=0, le=64)
     photometric: PhotometricConfig = PhotometricConfig()
+    sharpness: SharpnessConfig = SharpnessConfig()
+    noise: NoiseConfig = NoiseConfig()
+    motion_blur: MotionBlurConfig = MotionBlurConfig()
+    shadow: ShadowConfig = ShadowConfig()
 
 
 class SynthesisConfig(_Strict):
@@ -221,6 +346,8 @@ class ExportConfig(_Strict):
     image_format: Literal["png", "jpg"] = "png"
     instance_format: Literal["idmap", "npy"] = "idmap"
     png_compression: int = Field(default=1, ge=0, le=9)
+    #: pixels an object changes without covering them (0 < alpha < 0.5): ``ignore`` (GT 255) or ``normal`` (0).
+    soft_edge: Literal["ignore", "normal"] = "ignore"
     jpeg_quality: int = Field(default=95, ge=50, le=100)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -29,15 +29,25 @@ class InstanceRecord(BaseModel):
     category: str
     category_id: int
     target_label: str
-    bbox: list[int]  # [x, y, w, h] of the covered pixels in the scene
+    bbox: list[int]  # [x, y, w, h] of the visible covered pixels in the final id map
     scale: float  # scene size / COCO size
     flip: bool
-    area_px: int  # covered pixels that this object holds in the final id map
-    coverage: float  # fraction of covered pixels on target_label
+    area_px: int  # visible covered pixels that this object holds in the final id map
+    coverage: float  # fraction of the footprint (or, with coverage_on: object, of all covered pixels) on target_label
     x: int  # top-left of the pasted patch (scene pixels) - with scale and flip: exact reconstruction
     y: int
     patch_w: int
     patch_h: int
+    #: visible share of the covered pixels (nearer scene objects hide the rest)
+    visible_fraction: float = 1.0
+    #: metric mode: the real height (m, after jitter) the object was sized to
+    real_height_m: float | None = None
+    #: applied appearance: photometric space and per-channel gains (scale) / shifts
+    photometric: dict[str, Any] | None = None
+    #: applied sharpness and noise: blur_sigma, motion_blur_px, noise_sigma, noise_seed
+    texture: dict[str, Any] | None = None
+    #: applied contact shadow: strength, cx, cy, rx, ry (None when off)
+    shadow: dict[str, Any] | None = None
 
 
 class ManifestRecord(BaseModel):
@@ -65,6 +75,8 @@ class ManifestRecord(BaseModel):
     error: str | None = None
     #: why fewer objects were placed than planned (e.g. "no road pixels"); None when all were placed
     placement_note: str | None = None
+    #: the camera that sized the objects: {source: json | standard, horizon_row, height_m, fy_px}
+    camera: dict[str, Any] | None = None
 
     def to_json_dict(self) -> dict[str, object]:
         """The record as written to ``manifest.jsonl`` (``schema`` key, ``error`` only when failed)."""

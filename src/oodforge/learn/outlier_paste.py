@@ -23,7 +23,7 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import cv2
 import numpy as np
@@ -39,7 +39,6 @@ from oodforge.config.schema import (
     GeometryConfig,
     InstancesPerImage,
     PlacementConfig,
-    SynthConfig,
     SynthesisConfig,
 )
 from oodforge.errors import ConfigError, ShapeError
@@ -48,6 +47,7 @@ from oodforge.sources.cityscapes import horizon_from_road
 from oodforge.sources.cityscapes_labels import VOID_TRAIN_ID, name2label
 from oodforge.sources.coco_pool import CocoPool, load_or_build_pool
 from oodforge.synth.apply import render_placements
+from oodforge.synth.scene import SceneCamera, SceneInfo, contact_rows
 from oodforge.synth.search import Placement, search_placements
 
 __all__ = ["OutlierPaste", "OutlierPasteConfig", "OutlierPasteDataset", "PasteParams", "train_ids_for_names"]
@@ -78,8 +78,10 @@ class OutlierPasteConfig(BaseModel):
     uses 0.2); 5 instances x 10 locations tried per slot (a bounded cost per sample); placement on
     road 0.7 / sidewalk 0.3 with >= 50 % coverage (``mix_ood`` road-only rule) and objects allowed
     to touch the crop border; objects 0.2 % - 8 % of the crop; 2 px feathering. Perspective sizes
-    grow from the crop's top row to its bottom row, as in ``mix_ood``; ``metric`` mode takes the
-    horizon from the top road row of the sample and ``geometry.default_camera_height_m``.
+    grow from the crop's top row to its bottom row, as in ``mix_ood`` (crops have no camera);
+    ``metric`` mode takes the horizon from the top road row of the sample and the height and focal
+    length of ``geometry.standard_camera``. Nearer persons, vehicles, poles and signs (train ids,
+    8-connected components) are drawn over a pasted object, as in ``oodforge synth``.
     """
 
     model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
@@ -90,13 +92,19 @@ class OutlierPasteConfig(BaseModel):
     max_location_attempts: int = Field(default=10, ge=1)
     #: pool building (``from_coco``) and instance sampling mode (``category`` / ``instance``)
     coco: CocoSynthConfig = CocoSynthConfig()
-    placement: PlacementConfig = PlacementConfig(min_target_coverage=0.5, reject_border=False)
-    geometry: GeometryConfig = GeometryConfig(final_area_ratio=(0.002, 0.08))
+    placement: PlacementConfig = PlacementConfig(
+        min_target_coverage=0.5, reject_border=False, forbidden_overlap_labels=[],
+        occluder_labels=["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle", "pole",
+                         "traffic light", "traffic sign"],
+    )  # fmt: skip
+    geometry: GeometryConfig = GeometryConfig(scale_mode="perspective", final_area_ratio=(0.002, 0.08))
     blending: BlendingConfig = BlendingConfig(feather_px=2)
     #: never cover a pixel whose train id is 255 (ignore)
     avoid_ignore: bool = True
     #: semantic target of covered pixels: None -> 255 (ignore), an int -> that label (e.g. 19)
     ood_label: Annotated[int, Field(ge=0, le=255)] | None = None
+    #: soft rim (0 < alpha < 0.5) in the outlier mask: ``ignore`` (255) or ``normal`` (0)
+    soft_edge: Literal["ignore", "normal"] = "ignore"
     seed: int = Field(default=0, ge=0, lt=2**63)
 
     @model_validator(mode="after")
@@ -131,10 +139,14 @@ class PasteParams:
     planned: int
     placements: tuple[Placement, ...]
     note: str | None
+    horizon_row: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain JSON-ready values."""
-        return asdict(self)
+        """Plain JSON-ready values (the silhouettes prepared during the search are left out)."""
+        d = asdict(self)
+        for p in d["placements"]:
+            p.pop("prepared", None)
+        return d
 
 
 class OutlierPaste:
@@ -161,14 +173,16 @@ class OutlierPaste:
         self.images_root = Path(images_root)
         self.crop_cache_size = int(crop_cache_size)
         self._crops: OrderedDict[int, U8] = OrderedDict()
-        # thin adapter: search_placements reads only ``cfg.synthesis``
-        self._synth = SynthConfig.model_construct(synthesis=self.config.synthesis())
+        self._synth = self.config.synthesis()
         plc = self.config.placement
         names = [n for n, w in plc.target_labels.items() if w > 0]
         self.target_ids = dict(zip(names, train_ids_for_names(names, "placement.target_labels"), strict=True))
         self.forbidden_lut = np.zeros(256, dtype=bool)
         self.forbidden_lut[train_ids_for_names(plc.forbidden_overlap_labels, "placement.forbidden_overlap_labels")] = 1
         self.forbidden_lut[VOID_TRAIN_ID] = self.config.avoid_ignore
+        self.occluder_lut = np.zeros(256, dtype=bool)
+        if plc.occlusion:
+            self.occluder_lut[train_ids_for_names(plc.occluder_labels, "placement.occluder_labels")] = True
         self._ignore_lut = np.zeros(256, dtype=np.uint8)
         self._ignore_lut[VOID_TRAIN_ID] = VOID_TRAIN_ID
 
@@ -234,16 +248,22 @@ class OutlierPaste:
         planned = int(rng.integers(cfg.instances.min, cfg.instances.max + 1)) if pasted else 0
         if planned == 0:
             return PasteParams(seed, pasted, 0, (), None)
-        cam_h = cfg.geometry.default_camera_height_m
-        if cfg.geometry.scale_mode == "metric" and horizon_row is None:
+        scene = self._scene(train_ids, horizon_row)
+        result = search_placements(self._synth, self.pool, scene, planned, streams, self.target_ids, self.forbidden_lut)
+        return PasteParams(seed, pasted, planned, tuple(result.placements), result.note, horizon_row)
+
+    def _scene(self, train_ids: U8, horizon_row: float | None) -> SceneInfo:
+        """Occluder contact rows of the sample and, for ``metric`` mode, a camera with its horizon."""
+        ids = np.ascontiguousarray(train_ids)
+        contact = contact_rows(ids, self.occluder_lut) if self.occluder_lut.any() else None
+        std = self.config.geometry.standard_camera
+        if horizon_row is None:
             road = [self.target_ids["road"]] if "road" in self.target_ids else list(self.target_ids.values())
-            top = horizon_from_road(train_ids, road)
+            top = horizon_from_road(ids, road)
             horizon_row = None if top is None else float(top)
-        result = search_placements(
-            self._synth, self.pool, np.ascontiguousarray(train_ids), planned, streams, self.target_ids,
-            self.forbidden_lut, horizon_row=horizon_row, camera_height_m=cam_h,
-        )  # fmt: skip
-        return PasteParams(seed, pasted, planned, tuple(result.placements), result.note)
+        fy = std.fy_px * ids.shape[0] / std.rows
+        camera = None if horizon_row is None else SceneCamera(horizon_row, std.height_m, fy, "standard")
+        return SceneInfo(ids, contact, camera)
 
     def apply(self, image: U8, train_ids: U8, params: PasteParams) -> tuple[U8, U8, U8]:
         """Render recorded placements (pure: no randomness).
@@ -264,7 +284,11 @@ class OutlierPaste:
         if not params.placements:
             return image, train_ids, gt_base
         sources = [self.source(p.pool_index) for p in params.placements]
-        rendered = render_placements(image, gt_base, list(params.placements), sources, self.config.blending)
+        rendered = render_placements(
+            image, gt_base, list(params.placements), sources, self.config.blending,
+            self._scene(train_ids, params.horizon_row), footprint_ratio=self.config.placement.footprint_ratio,
+            soft_edge=self.config.soft_edge,
+        )  # fmt: skip
         target = train_ids.copy()
         ood = self.config.ood_label
         target[rendered.id_map > 0] = VOID_TRAIN_ID if ood is None else ood

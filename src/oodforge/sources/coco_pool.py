@@ -6,15 +6,19 @@ The pool is built once from the instances JSON and stored in ``<cache>/coco_pool
 pool memory-maps ``masks.bin``, so worker processes load it in milliseconds; a :class:`CocoPool`
 pickles as its folder path and reopens itself on the other side.
 
-Filter order: category allow-list (by name) → crowd → truncated (bbox touches the image border)
-→ ``min_area_px`` and ``area_ratio`` on the annotation's own ``area`` → bbox aspect ratio w / h →
-mask decoded (as ``pycocotools.coco.COCO.annToMask``) → empty mask → solidity (mask pixels / pixels
-of the rasterized convex hull of all mask pixels).
+Filters, in order (each rejected annotation is counted under the first reason that rejects it, in
+``info.json`` "rejections" and :attr:`CocoPool.rejections`; :mod:`oodforge.sources._coco_filters`
+defines each one): ``category`` (allow-list, by name) → ``crowd`` → ``truncated`` (bbox within
+``truncation_margin_px`` of the image border) → ``min_area_px`` and ``area_ratio`` on the
+annotation's own ``area`` → ``aspect_ratio`` (bbox w / h) → mask decoded (as
+``pycocotools.coco.COCO.annToMask``) → ``empty_mask`` → ``main_component`` (largest 8-connected
+component / mask pixels) → ``min_solidity`` (mask pixels / pixels of the filled convex hull) →
+``occluded_outline`` (share of the outline within 2 px of another instance of the same image).
+Annotations are grouped by image, so the other instances of an image are decoded at most once.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
 import operator
@@ -22,23 +26,28 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
-from pycocotools import mask as mask_utils
 
 from oodforge._io import atomic_write_json, read_image_rgb
 from oodforge.config.schema import CocoFilters
 from oodforge.errors import ConfigError, InputFileError, SampleError
+from oodforge.sources._coco_filters import CATEGORIES_KEY, REJECTION_REASONS, ImageMasks, allowed_ids, judge_mask, sift
 
-__all__ = ["POOL_FORMAT_VERSION", "CocoPool", "default_cache_dir", "load_or_build_pool", "pool_cache_key"]
+__all__ = [
+    "POOL_FORMAT_VERSION",
+    "REJECTION_REASONS",
+    "CocoPool",
+    "default_cache_dir",
+    "load_or_build_pool",
+    "pool_cache_key",
+]
 
-POOL_FORMAT_VERSION = 1
-_CATEGORIES_KEY = "synthesis.coco.allowed_categories"
+#: 2: truncation margin, main-component and occluded-outline filters; every reason counted (0 included)
+POOL_FORMAT_VERSION = 2
 _ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox")
 Progress = Callable[[int, int], None]
 #: Per-instance arrays stored in ``meta.npz`` (besides ``offsets``) and their dtypes.
@@ -61,7 +70,8 @@ class CocoPool:
         ann_areas: (N,) float64 the annotations' own ``area``.
         image_sizes: (N, 2) int32 COCO image ``width, height``.
         category_names: COCO category id → name, for the allowed categories.
-        rejections: filter name → number of annotations it rejected while building.
+        rejections: every reason of :data:`REJECTION_REASONS`, in filter order → number of annotations
+            it rejected while building (0 included).
     """
 
     def __init__(self, path: Path) -> None:
@@ -148,6 +158,15 @@ class CocoPool:
             if idx.size:
                 out[name] = idx
         return out
+
+    def summary(self) -> str:
+        """One line: instances, categories and rejections per reason, e.g. for the CLI."""
+        cats = np.unique(self.category_ids).size
+        why = ", ".join(f"{k} {v}" for k, v in self.rejections.items())
+        return (
+            f"COCO pool: {len(self)} instances of {cats} categories ({len(self.category_names)} allowed); "
+            f"rejected: {why}"
+        )
 
     def category_histogram(self) -> dict[str, int]:
         """Sorted allowed category names → instance count (0 for an allowed category with none)."""
@@ -248,126 +267,59 @@ def _check(rows: list[Any], keys: Sequence[str], what: str, path: Path) -> None:
             raise InputFileError(f"{path}: not a COCO instances file: {what} #{n} lacks key '{missing[0]}'")
 
 
-def _allowed_ids(categories: list[dict[str, Any]], allowed: Sequence[str], path: Path) -> dict[int, str]:
-    by_name = {str(c["name"]): int(c["id"]) for c in categories}
-    for name in allowed:
-        if name not in by_name:
-            close = difflib.get_close_matches(name, list(by_name), n=3, cutoff=0.5)
-            hint = f"closest COCO names: {', '.join(repr(c) for c in close)}" if close else "no close COCO name"
-            raise ConfigError(f"{_CATEGORIES_KEY}: '{name}' is not a category of {path} ({hint})")
-    return {by_name[name]: name for name in sorted(set(allowed))}
-
-
-def _cheap_reject(ann: dict[str, Any], width: int, height: int, f: CocoFilters) -> str | None:
-    x, y, w, h = (float(v) for v in ann["bbox"])
-    area = float(ann["area"])
-    if f.exclude_crowd and ann.get("iscrowd", 0):
-        return "crowd"
-    if f.exclude_truncated and (x <= 1 or y <= 1 or x + w >= width - 1 or y + h >= height - 1):
-        return "truncated"
-    if area < f.min_area_px:
-        return "min_area_px"
-    if not f.area_ratio[0] <= area / max(width * height, 1) <= f.area_ratio[1]:
-        return "area_ratio"
-    if w <= 0 or h <= 0 or not f.aspect_ratio[0] <= w / h <= f.aspect_ratio[1]:
-        return "aspect_ratio"
-    return None
-
-
-def _decode(ann: dict[str, Any], width: int, height: int, path: Path) -> np.ndarray:
-    """Full (H, W) bool mask, decoded exactly like ``COCO.annToMask``."""
-    seg = ann["segmentation"]
-    where = f"{path}: annotation {ann['id']}"
-    if isinstance(seg, list) and not seg:
-        return np.zeros((height, width), dtype=bool)
-    if isinstance(seg, dict):
-        if list(seg.get("size", [])) != [height, width]:
-            raise InputFileError(f"{where}: RLE size {seg.get('size')!r}; expected [{height}, {width}] of its image")
-        counts = seg.get("counts")
-        if isinstance(counts, list) and sum(counts) != height * width:
-            raise InputFileError(f"{where}: RLE counts sum to {sum(counts)}; expected {height * width} (H * W)")
-    try:
-        if isinstance(seg, list):
-            rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-        elif isinstance(seg["counts"], list):
-            rle = mask_utils.frPyObjects(seg, height, width)
-        else:
-            rle = seg
-        return np.asarray(mask_utils.decode(rle)).astype(bool)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise InputFileError(f"{where}: undecodable segmentation ({exc}); expected polygons or RLE") from exc
-
-
-def _solidity(crop: np.ndarray) -> float:
-    """Mask pixels / pixels of the filled convex hull of all mask pixels, in (0, 1]."""
-    u8 = np.ascontiguousarray(crop, dtype=np.uint8)
-    contours, _ = cv2.findContours(u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull = cv2.convexHull(np.concatenate(contours))
-    canvas = np.zeros_like(u8)
-    cv2.fillConvexPoly(canvas, hull, 1)
-    return min(1.0, float(np.count_nonzero(crop)) / max(float(np.count_nonzero(canvas | u8)), 1.0))
-
-
 def _build(path: Path, allowed: Sequence[str], f: CocoFilters, out: Path, progress: Progress | None) -> None:
     data = _read_coco_json(path)
     _check(data["images"], ("id", "file_name", "width", "height"), "image", path)
     _check(data["annotations"], _ANN_KEYS, "annotation", path)
     _check(data["categories"], ("id", "name"), "category", path)
-    cats = _allowed_ids(data["categories"], allowed, path)
+    cats = allowed_ids(data["categories"], allowed, path)
     images = {int(im["id"]): (str(im["file_name"]), int(im["width"]), int(im["height"])) for im in data["images"]}
-    rejected: Counter[str] = Counter()
-    candidates = []
-    for ann in sorted(data["annotations"], key=lambda a: int(a["id"])):
-        if int(ann["category_id"]) not in cats:
-            rejected["category"] += 1
-            continue
-        if int(ann["image_id"]) not in images:
-            raise InputFileError(f"{path}: annotation {ann['id']} refers to image {ann['image_id']}, not in 'images'")
-        reason = _cheap_reject(ann, *images[int(ann["image_id"])][1:], f)
-        if reason:
-            rejected[reason] += 1
-        else:
-            candidates.append(ann)
-    cols: dict[str, list[Any]] = {k: [] for k in _COLUMNS}
-    offsets = [0]
-    step = max(1, len(candidates) // 200)
+    rejected, by_image, todo = sift(data["annotations"], cats, images, f, path)
+    total = sum(len(v) for v in todo.values())
+    step, done = max(1, total // 200), 0
+    kept: list[tuple[int, bytes, tuple[Any, ...]]] = []  # (ann id, packed mask, column values)
     if progress:
-        progress(0, len(candidates))
-    with (out / "masks.bin").open("wb") as fh, warnings.catch_warnings():
+        progress(0, total)
+    with warnings.catch_warnings():
         # pycocotools' decode trips NumPy 2's __array__(copy=...) deprecation; harmless
         warnings.filterwarnings("ignore", category=DeprecationWarning, module="pycocotools")
-        for done, ann in enumerate(candidates, 1):
-            file_name, width, height = images[int(ann["image_id"])]
-            full = _decode(ann, width, height, path)
-            ys, xs = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
-            crop = full[ys[0] : ys[-1] + 1, xs[0] : xs[-1] + 1] if ys.size else None
-            if crop is None:
-                rejected["empty_mask"] += 1
-            elif _solidity(crop) < f.min_solidity:
-                rejected["min_solidity"] += 1
-            else:
-                offsets.append(offsets[-1] + fh.write(np.packbits(crop.ravel()).tobytes()))
-                box = (int(xs[0]), int(ys[0]), crop.shape[1], crop.shape[0])
-                values = (ann["id"], ann["image_id"], ann["category_id"], box, np.count_nonzero(crop), ann["area"])
-                for key, value in zip(_COLUMNS, (*values, (width, height), file_name), strict=True):
-                    cols[key].append(value)
-            if progress and (done % step == 0 or done == len(candidates)):
-                progress(done, len(candidates))
-    if not offsets[1:]:
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(rejected.items())) or "none"
+        for image_id, positions in todo.items():
+            file_name, width, height = images[image_id]
+            masks = ImageMasks(by_image[image_id], width, height, path)
+            for i in positions:
+                ann = by_image[image_id][i]
+                verdict = judge_mask(masks, i, f)
+                if isinstance(verdict, str):
+                    rejected[verdict] += 1
+                else:
+                    crop, box = verdict
+                    row = (ann["id"], image_id, ann["category_id"], box, np.count_nonzero(crop), ann["area"])
+                    packed = np.packbits(crop.ravel()).tobytes()
+                    kept.append((int(ann["id"]), packed, (*row, (width, height), file_name)))
+                done += 1
+                if progress and (done % step == 0 or done == total):
+                    progress(done, total)
+    if not kept:
+        counts = ", ".join(f"{k} {v}" for k, v in rejected.items() if v) or "none"
         raise ConfigError(
             f"no COCO instance passes the filters: {path} has {len(data['annotations'])} annotations; rejected by "
-            f"{counts}; expected at least one (check {_CATEGORIES_KEY} and synthesis.coco.filters "
+            f"{counts}; expected at least one (check {CATEGORIES_KEY} and synthesis.coco.filters "
             f"{f.model_dump_json()})"
         )
-    arrays: dict[str, Any] = {k: np.asarray(cols[k], dtype=dtype) for k, dtype in _COLUMNS.items()}
-    np.savez(out / "meta.npz", offsets=np.asarray(offsets, np.int64), **arrays)
+    kept.sort(key=operator.itemgetter(0))
+    with (out / "masks.bin").open("wb") as fh:
+        offsets = np.cumsum([0, *(fh.write(packed) for _, packed, _ in kept)], dtype=np.int64)
+    columns = zip(*(values for _, _, values in kept), strict=True)
+    arrays: dict[str, Any] = {
+        k: np.asarray(col, dtype=dtype) for (k, dtype), col in zip(_COLUMNS.items(), columns, strict=True)
+    }
+    np.savez(out / "meta.npz", offsets=offsets, **arrays)
     info = {
         "format_version": POOL_FORMAT_VERSION,
         "annotation_path": str(path.resolve()),
         "categories": {str(k): v for k, v in cats.items()},
         "filters": f.model_dump(mode="json"),
-        "rejections": dict(sorted(rejected.items())),
-        "instances": len(offsets) - 1,
+        "rejections": rejected,
+        "instances": len(kept),
     }
     atomic_write_json(out / "info.json", info, indent=1)

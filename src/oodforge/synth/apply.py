@@ -1,8 +1,11 @@
-"""Applying step: render recorded placements onto a scene. Pure: no randomness, no I/O.
+"""Steps 5-8 of the chain: render recorded placements onto a scene. Pure: no randomness, no I/O.
 
-Given the scene, its label ids and the :class:`~oodforge.synth.search.Placement` records, the
-output image, pixel GT and instance id map are fully determined. Only the patch window (plus a
-photometric ring around it) is touched, never the whole frame.
+Per object, in paste order: prepare its RGB at the pasted size (:mod:`~oodforge.synth.prepare`, the
+silhouette is reused from the search) → appearance: illumination (:mod:`~oodforge.synth.photometric`),
+sharpness and noise (:mod:`~oodforge.synth.texture`), contact shadow (:mod:`~oodforge.synth.shadow`) →
+composite under nearer scene objects (:mod:`~oodforge.synth.composite`) → targets from the final
+visibility (:mod:`~oodforge.synth.targets`). Only the patch window, its ring and the shadow window
+are read or written, never the whole frame. Everything applied is returned for the manifest.
 """
 
 from __future__ import annotations
@@ -10,20 +13,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from oodforge.config.schema import BlendingConfig
-from oodforge.synth.composite import (
-    apply_photometric,
-    composite_window,
-    covered_mask,
-    feather_alpha,
-    photometric_params,
-    ring_mask,
-)
-from oodforge.synth.geometry import transform_mask, transform_rgb
+from oodforge.synth.composite import composite_window, ring_mask
+from oodforge.synth.photometric import PhotometricParams, apply_photometric, luminance_params, photometric_params
+from oodforge.synth.prepare import PreparedMask, prepare_mask, prepare_rgb
+from oodforge.synth.scene import SceneInfo
 from oodforge.synth.search import Placement
+from oodforge.synth.shadow import ShadowParams, apply_shadow, shadow_factor, shadow_params
+from oodforge.synth.targets import apply_soft_edges, mark_object, visible_bbox
+from oodforge.synth.texture import TextureParams, apply_texture, ring_texture, texture_params
 
-__all__ = ["Rendered", "render_placements"]
+__all__ = ["Applied", "Rendered", "render_placements"]
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What the appearance steps did to one object (recorded in the manifest)."""
+
+    photometric: PhotometricParams
+    texture: TextureParams
+    shadow: ShadowParams | None
 
 
 @dataclass(frozen=True)
@@ -32,23 +43,66 @@ class Rendered:
 
     Attributes:
         image: (H, W, 3) uint8 RGB composite.
-        gt: (H, W) uint8, 0 normal / 1 anomaly / 255 void.
-        id_map: (H, W) uint16, 0 none, k = k-th placement.
-        areas: covered pixels each placement holds in the final id map.
+        gt: (H, W) uint8, 0 normal / 1 anomaly (visible covered pixels) / 255 void or soft rim.
+        id_map: (H, W) uint16, 0 none, k = k-th placement (visible covered pixels).
+        areas: visible pixels each placement holds in the final id map.
+        bboxes: ``(x, y, w, h)`` of each placement's pixels in the final id map.
+        shadow: (H, W) bool pixels a contact shadow may have darkened.
+        applied: per placement, the appearance parameters applied.
     """
 
-    image: np.ndarray
-    gt: np.ndarray
-    id_map: np.ndarray
+    image: npt.NDArray[np.uint8]
+    gt: npt.NDArray[np.uint8]
+    id_map: npt.NDArray[np.uint16]
     areas: list[int]
+    bboxes: list[tuple[int, int, int, int]]
+    shadow: npt.NDArray[np.bool_]
+    applied: list[Applied]
+
+
+def _colour(
+    rgb: npt.NDArray[np.uint8], support: npt.NDArray[np.bool_], ring_px: npt.NDArray[np.uint8], cfg: BlendingConfig
+) -> PhotometricParams:
+    pm = cfg.photometric
+    if pm.space == "luminance":
+        return luminance_params(
+            rgb, support, ring_px, strength=pm.strength, white_balance=pm.white_balance, max_gain=pm.max_gain,
+            eps=pm.eps,
+        )  # fmt: skip
+    return photometric_params(
+        rgb, support, ring_px, space=pm.space, match_mean=pm.match_mean, match_std=pm.match_std,
+        strength=pm.strength, eps=pm.eps,
+    )  # fmt: skip
+
+
+def _cast_shadow(
+    image: npt.NDArray[np.uint8],
+    shadowed: npt.NDArray[np.bool_],
+    shadow: ShadowParams,
+    id_map: npt.NDArray[np.uint16],
+    info: SceneInfo | None,
+    foot_row: int,
+) -> None:
+    """Darken the ground under an object in place, never on earlier objects or nearer scene objects."""
+    height, width = id_map.shape
+    x0, y0, x1, y1 = window = shadow.window(height, width)
+    exclude = id_map[y0:y1, x0:x1] > 0
+    if info is not None and info.contact is not None:
+        exclude |= info.contact[y0:y1, x0:x1] > foot_row
+    image[y0:y1, x0:x1], region = apply_shadow(image[y0:y1, x0:x1], shadow_factor(shadow, window), exclude)
+    shadowed[y0:y1, x0:x1] |= region
 
 
 def render_placements(
-    scene: np.ndarray,
-    gt_base: np.ndarray,
+    scene: npt.NDArray[np.uint8],
+    gt_base: npt.NDArray[np.uint8],
     placements: list[Placement],
-    sources: list[tuple[np.ndarray, np.ndarray]],
+    sources: list[tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]],
     blending: BlendingConfig,
+    info: SceneInfo | None = None,
+    *,
+    footprint_ratio: float = 0.1,
+    soft_edge: str = "ignore",
 ) -> Rendered:
     """Paste objects in order (a later object over an earlier one wins).
 
@@ -57,47 +111,61 @@ def render_placements(
         gt_base: (H, W) uint8 base GT, 0 or 255 (void train ids); not modified.
         placements: where and how to paste, in id-map order.
         sources: per placement, the COCO (rgb (h, w, 3) uint8, mask (h, w) bool) tight crops.
-        blending: feathering and photometric settings.
-
-    Returns:
-        The composite, GT (1 exactly on covered pixels), id map and per-object areas.
+        blending: feathering and appearance settings.
+        info: occluder contact rows and camera of the scene (``None``: no occlusion, no camera).
+        footprint_ratio: ``synthesis.placement.footprint_ratio`` (to re-prepare a placement without
+            its silhouette).
+        soft_edge: ``export.soft_edge``.
     """
     height, width = gt_base.shape
     image = scene.copy()
     gt = gt_base.copy()
     id_map = np.zeros((height, width), dtype=np.uint16)
-    ring_px = blending.photometric.ring_px
-    pm = blending.photometric
+    soft = np.zeros((height, width), dtype=bool)
+    shadowed = np.zeros((height, width), dtype=bool)
+    ring_w = blending.photometric.ring_px
+    applied: list[Applied] = []
     for k, (pl, (rgb0, mask0)) in enumerate(zip(placements, sources, strict=True), start=1):
         size = (pl.patch_w, pl.patch_h)
-        mask = transform_mask(mask0, size, pl.flip)
-        alpha = feather_alpha(mask, blending.feather_px)
-        covered = covered_mask(alpha)
-        rgb = transform_rgb(rgb0, size, pl.flip)
+        obj: PreparedMask = pl.prepared or prepare_mask(mask0, size, pl.flip, blending.feather_px, footprint_ratio)
+        foot_row = pl.y0 + obj.foot_row
+        nearer = info.nearer(pl.x0, pl.y0, pl.patch_w, pl.patch_h, foot_row) if info is not None else None
+        alpha = obj.alpha if nearer is None else np.where(nearer, np.float32(0.0), obj.alpha)
+        support = obj.support
         # ring of background around the paste, from the source scene, excluding earlier objects
-        ry0, rx0 = max(pl.y0 - ring_px, 0), max(pl.x0 - ring_px, 0)
-        ry1, rx1 = min(pl.y0 + pl.patch_h + ring_px, height), min(pl.x0 + pl.patch_w + ring_px, width)
-        support = np.zeros((ry1 - ry0, rx1 - rx0), dtype=bool)
+        ry0, rx0 = max(pl.y0 - ring_w, 0), max(pl.x0 - ring_w, 0)
+        ry1, rx1 = min(pl.y0 + pl.patch_h + ring_w, height), min(pl.x0 + pl.patch_w + ring_w, width)
+        placed = np.zeros((ry1 - ry0, rx1 - rx0), dtype=bool)
         oy, ox = pl.y0 - ry0, pl.x0 - rx0
-        support[oy : oy + pl.patch_h, ox : ox + pl.patch_w] = alpha > 0
-        ring = ring_mask(support, ring_px) & (id_map[ry0:ry1, rx0:rx1] == 0)
-        params = photometric_params(
-            rgb,
-            alpha > 0,
-            scene[ry0:ry1, rx0:rx1][ring],
-            space=pm.space,
-            match_mean=pm.match_mean,
-            match_std=pm.match_std,
-            strength=pm.strength,
-            eps=pm.eps,
-        )
-        patch = apply_photometric(rgb, params)
+        placed[oy : oy + pl.patch_h, ox : ox + pl.patch_w] = support
+        ring = ring_mask(placed, ring_w) & (id_map[ry0:ry1, rx0:rx1] == 0)
+        scene_win = scene[ry0:ry1, rx0:rx1]
+        rgb = prepare_rgb(rgb0, size, pl.flip)
+        colour = _colour(rgb, support, scene_win[ring], blending)
+        rgb = apply_photometric(rgb, colour)
+        grad, noise = ring_texture(scene_win, ring)
+        draw = pl.appearance
+        tex = texture_params(
+            rgb, support, grad, noise, sharpness=blending.sharpness.enabled,
+            target_ratio=blending.sharpness.target_ratio, max_sigma_px=blending.sharpness.max_sigma_px,
+            noise=blending.noise.enabled, motion_blur_px=draw.motion_blur_px, noise_seed=draw.noise_seed,
+        )  # fmt: skip
+        rgb = apply_texture(rgb, support, tex)
+        shadow = shadow_params(
+            obj.footprint, pl.x0, pl.y0, foot_row, info.camera if info is not None else None,
+            strength=draw.shadow_strength, width_ratio=blending.shadow.width_ratio,
+        )  # fmt: skip
+        if shadow is not None:
+            _cast_shadow(image, shadowed, shadow, id_map, info, foot_row)
         ys, xs = slice(pl.y0, pl.y0 + pl.patch_h), slice(pl.x0, pl.x0 + pl.patch_w)
-        image[ys, xs] = composite_window(image[ys, xs], patch, alpha)
-        gt[ys, xs][covered] = 1
-        id_map[ys, xs][covered] = k
-    areas = []
+        image[ys, xs] = composite_window(image[ys, xs], rgb, alpha)
+        visible = obj.covered if nearer is None else obj.covered & ~nearer
+        mark_object(gt, id_map, soft, k, pl.x0, pl.y0, visible, alpha)
+        applied.append(Applied(colour, tex, shadow))
+    apply_soft_edges(gt, soft, soft_edge)
+    areas, bboxes = [], []
     for k, pl in enumerate(placements, start=1):
         win = id_map[pl.y0 : pl.y0 + pl.patch_h, pl.x0 : pl.x0 + pl.patch_w]
         areas.append(int(np.count_nonzero(win == k)))
-    return Rendered(image, gt, id_map, areas)
+        bboxes.append(visible_bbox(id_map, k, (pl.x0, pl.y0, pl.patch_w, pl.patch_h)))
+    return Rendered(image, gt, id_map, areas, bboxes, shadowed, applied)

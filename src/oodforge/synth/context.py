@@ -57,7 +57,9 @@ class SynthContext:
 
     @staticmethod
     def _cached_names() -> tuple[str, ...]:
-        return ("layout", "gt_lut", "target_ids", "forbidden_lut", "cityscapes_root", "coco_images_root")
+        return (
+            "layout", "gt_lut", "target_ids", "forbidden_lut", "occluder_lut", "cityscapes_root", "coco_images_root",
+        )  # fmt: skip
 
     @property
     def pool(self) -> CocoPool:
@@ -97,8 +99,16 @@ class SynthContext:
         return dict(zip(names, ids, strict=True))
 
     @cached_property
+    def occluder_lut(self) -> np.ndarray:
+        """(256,) bool: label ids of scene objects that hide a pasted object standing behind them."""
+        lut = np.zeros(256, dtype=bool)
+        names = self.config.synthesis.placement.occluder_labels
+        lut[label_ids_for_names(names, "synthesis.placement.occluder_labels")] = True
+        return lut
+
+    @cached_property
     def forbidden_lut(self) -> np.ndarray:
-        """(256,) bool: label ids on which no covered object pixel may lie."""
+        """(256,) bool: label ids on which no visible object pixel may lie."""
         lut = np.zeros(256, dtype=bool)
         names = self.config.synthesis.placement.forbidden_overlap_labels
         lut[label_ids_for_names(names, "synthesis.placement.forbidden_overlap_labels")] = True

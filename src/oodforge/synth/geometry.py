@@ -31,8 +31,9 @@ __all__ = [
     "transform_rgb",
 ]
 
-#: Shrinking by more than this factor (on either axis) resizes RGB with ``INTER_AREA``.
-AREA_INTERPOLATION_BELOW = 0.5
+#: Shrinking below this factor (on either axis) resizes RGB with ``INTER_AREA``: any downscale averages the
+#: source pixels like a camera sensor does (bilinear would alias fine COCO texture into the scene).
+AREA_INTERPOLATION_BELOW = 1.0
 
 
 def real_height_m(category: str, overrides: Mapping[str, float]) -> float:
@@ -190,8 +191,8 @@ def transform_mask(mask: npt.NDArray[np.bool_], size: tuple[int, int], flip: boo
 def transform_rgb(rgb: npt.NDArray[np.uint8], size: tuple[int, int], flip: bool) -> npt.NDArray[np.uint8]:
     """Flip (optionally) then resize an RGB patch.
 
-    Bilinear (``cv2.INTER_LINEAR``) in general; ``cv2.INTER_AREA`` (box filter, no aliasing)
-    when either axis shrinks by more than 2x. Deterministic.
+    ``cv2.INTER_AREA`` (box filter, no aliasing) when either axis shrinks, bilinear
+    (``cv2.INTER_LINEAR``) when both grow. Deterministic.
 
     Args:
         rgb: ``(h, w, 3)`` uint8 RGB patch.

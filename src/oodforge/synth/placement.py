@@ -1,7 +1,9 @@
-"""Placement rules for one pasted object, judged on the pixels it covers (never its bbox).
+"""Step 4 of the chain: the placement rules for one object, judged on pixels (never its bbox).
 
-Scene arrays are ``(H, W)``: Cityscapes ``labelIds`` (uint8) and the ``occupied`` mask of the
-anomalies placed so far (bool). The object is given as its ``(h, w)`` bool *covered* mask
+An object stands on its footprint (its lowest rows), which must lie on the target label; it may rise
+in front of anything farther away, while nearer scene objects are drawn over it. Every other rule is
+judged on its *visible* pixels. Scene arrays are ``(H, W)``: labels (uint8) and the ``occupied`` mask
+of the anomalies placed so far (bool). The object is given as its ``(h, w)`` bool *covered* mask
 (``alpha >= 0.5``) and the scene position ``(x0, y0)`` of the patch's top-left pixel.
 """
 
@@ -18,7 +20,7 @@ from oodforge.errors import ShapeError, ValueCheckError
 __all__ = ["REASONS", "PlacementCheck", "anchor_to_topleft", "check_placement", "label_lut"]
 
 #: Rejection reasons, in the order they are tested.
-REASONS: tuple[str, ...] = ("outside", "empty", "border", "coverage", "forbidden", "overlap")
+REASONS: tuple[str, ...] = ("outside", "empty", "border", "coverage", "visible", "forbidden", "overlap")
 
 
 @dataclass(frozen=True)
@@ -28,11 +30,13 @@ class PlacementCheck:
     Attributes:
         ok: Whether every rule passed.
         reason: The first failed rule (one of :data:`REASONS`), ``None`` when ``ok``.
-        coverage: Fraction of covered pixels on target labels (0.0 when not evaluated:
-            reasons ``"outside"`` and ``"empty"``).
-        n_covered: Number of covered pixels of the object.
-        bbox: ``(x, y, w, h)`` of the covered pixels in scene coordinates; ``(x0, y0, 0, 0)``
-            when nothing is covered.
+        coverage: Fraction of the judged pixels (footprint, or all covered pixels) on target labels
+            (0.0 when not evaluated: reasons ``"outside"`` and ``"empty"``).
+        n_covered: Number of covered pixels of the object (before occlusion).
+        bbox: ``(x, y, w, h)`` of the visible pixels in scene coordinates; ``(x0, y0, 0, 0)`` when none.
+        visible: ``(h, w)`` bool covered pixels not hidden by a nearer scene object (``None`` when not
+            evaluated).
+        n_visible: Number of visible pixels.
     """
 
     ok: bool
@@ -40,6 +44,13 @@ class PlacementCheck:
     coverage: float
     n_covered: int
     bbox: tuple[int, int, int, int]
+    visible: npt.NDArray[np.bool_] | None = None
+    n_visible: int = 0
+
+    @property
+    def visible_fraction(self) -> float:
+        """Visible share of the covered pixels (0.0 when nothing is covered)."""
+        return self.n_visible / self.n_covered if self.n_covered else 0.0
 
 
 def label_lut(label_ids: Iterable[int]) -> npt.NDArray[np.bool_]:
@@ -61,9 +72,9 @@ def anchor_to_topleft(anchor_x: int, bottom_row: int, patch_w: int, patch_h: int
     return anchor_x - patch_w // 2, bottom_row - patch_h + 1
 
 
-def _covered_bbox(covered: npt.NDArray[np.bool_], x0: int, y0: int) -> tuple[int, int, int, int]:
-    rows = np.flatnonzero(covered.any(axis=1))
-    cols = np.flatnonzero(covered.any(axis=0))
+def _mask_bbox(mask: npt.NDArray[np.bool_], x0: int, y0: int) -> tuple[int, int, int, int]:
+    rows = np.flatnonzero(mask.any(axis=1))
+    cols = np.flatnonzero(mask.any(axis=0))
     if rows.size == 0:
         return x0, y0, 0, 0
     return (
@@ -86,30 +97,39 @@ def check_placement(
     min_coverage: float,
     reject_border: bool,
     allow_overlap: bool,
+    footprint: npt.NDArray[np.bool_] | None = None,
+    nearer: npt.NDArray[np.bool_] | None = None,
+    min_visible: float = 0.0,
 ) -> PlacementCheck:
     """Judge one placement of an object; only the patch window of the scene is read.
 
-    Rules, tested in order (the first failure is the reason):
-    ``"outside"`` the patch is not fully inside the frame; ``"empty"`` no covered pixel;
-    ``"border"`` (if ``reject_border``) the covered bbox touches the frame border;
-    ``"coverage"`` fewer than ``min_coverage`` of the covered pixels lie on target labels;
-    ``"forbidden"`` a covered pixel lies on a forbidden label; ``"overlap"`` (unless
-    ``allow_overlap``) a covered pixel is already occupied by an earlier anomaly.
+    The object stands on its ``footprint`` (target coverage is judged there, or on every covered
+    pixel when ``footprint`` is ``None``); scene objects standing nearer (``nearer``) hide it, and
+    every other rule is judged on the **visible** pixels (covered and not hidden). Rules, tested in
+    order (the first failure is the reason): ``"outside"`` the patch is not fully inside the frame;
+    ``"empty"`` no visible pixel; ``"border"`` (if ``reject_border``) the visible bbox touches the
+    frame border; ``"coverage"`` fewer than ``min_coverage`` of the judged pixels lie on target
+    labels; ``"visible"`` less than ``min_visible`` of the covered pixels are visible;
+    ``"forbidden"`` a visible pixel lies on a forbidden label; ``"overlap"`` (unless
+    ``allow_overlap``) a visible pixel is already occupied by an earlier anomaly.
 
     Args:
-        label_ids: ``(H, W)`` uint8 Cityscapes labelIds of the scene.
-        occupied: ``(H, W)`` bool covered pixels of the anomalies already placed.
+        label_ids: ``(H, W)`` uint8 labels of the scene (Cityscapes label ids or train ids).
+        occupied: ``(H, W)`` bool visible pixels of the anomalies already placed.
         covered: ``(h, w)`` bool covered pixels of the object in its patch.
         x0: Scene column of the patch's left edge.
         y0: Scene row of the patch's top edge.
-        target_lut: ``(256,)`` bool, True for label ids that count as target.
-        forbidden_lut: ``(256,)`` bool, True for label ids the object must not cover.
-        min_coverage: Minimum fraction of covered pixels on target labels.
-        reject_border: Reject when the covered bbox touches the frame border.
+        target_lut: ``(256,)`` bool, True for label values that count as target.
+        forbidden_lut: ``(256,)`` bool, True for label values no visible pixel may lie on.
+        min_coverage: Minimum fraction of the judged pixels on target labels.
+        reject_border: Reject when the visible bbox touches the frame border.
         allow_overlap: Accept covering pixels of earlier anomalies.
+        footprint: ``(h, w)`` bool pixels the coverage rule is judged on (``None``: all covered).
+        nearer: ``(h, w)`` bool pixels hidden by nearer scene objects (``None``: none).
+        min_visible: Minimum visible fraction of the covered pixels.
 
     Returns:
-        The verdict with coverage, covered-pixel count and covered bbox.
+        The verdict with coverage, counts, the visible mask and its bbox.
     """
     if label_ids.ndim != 2 or occupied.shape != label_ids.shape or covered.ndim != 2:
         raise ShapeError(
@@ -121,28 +141,37 @@ def check_placement(
             f"check_placement: label_ids dtype {label_ids.dtype}, luts {target_lut.shape} {forbidden_lut.shape}; "
             "expected uint8 and (256,)"
         )
+    for name, extra in (("footprint", footprint), ("nearer", nearer)):
+        if extra is not None and extra.shape != covered.shape:
+            raise ShapeError(f"check_placement: {name} {extra.shape}; expected {covered.shape} as covered")
     big_h, big_w = label_ids.shape
     h, w = covered.shape
     n_covered = int(np.count_nonzero(covered))
-    bbox = _covered_bbox(covered, x0, y0)
+    visible = covered if nearer is None else covered & ~nearer
+    n_visible = int(np.count_nonzero(visible))
+    bbox = _mask_bbox(visible, x0, y0)
 
     def verdict(reason: str | None, coverage: float = 0.0) -> PlacementCheck:
-        return PlacementCheck(ok=reason is None, reason=reason, coverage=coverage, n_covered=n_covered, bbox=bbox)
+        return PlacementCheck(reason is None, reason, coverage, n_covered, bbox, visible, n_visible)
 
     if x0 < 0 or y0 < 0 or x0 + w > big_w or y0 + h > big_h:
         return verdict("outside")
-    if n_covered == 0:
+    if n_visible == 0:
         return verdict("empty")
     window = (slice(y0, y0 + h), slice(x0, x0 + w))
-    counts = np.bincount(label_ids[window][covered], minlength=256)
-    coverage = float(counts[target_lut].sum()) / n_covered
+    labels = label_ids[window]
+    judged = covered if footprint is None else footprint
+    n_judged = int(np.count_nonzero(judged))
+    coverage = float(np.count_nonzero(target_lut[labels[judged]])) / n_judged if n_judged else 0.0
     bx, by, bw, bh = bbox
     if reject_border and (bx == 0 or by == 0 or bx + bw == big_w or by + bh == big_h):
         return verdict("border", coverage)
     if coverage < min_coverage:
         return verdict("coverage", coverage)
-    if counts[forbidden_lut].any():
+    if n_visible < min_visible * n_covered:
+        return verdict("visible", coverage)
+    if forbidden_lut[labels[visible]].any():
         return verdict("forbidden", coverage)
-    if not allow_overlap and occupied[window][covered].any():
+    if not allow_overlap and occupied[window][visible].any():
         return verdict("overlap", coverage)
     return verdict(None, coverage)

@@ -46,6 +46,7 @@ class RunSummary:
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (split, image_id, error)
     per_split: dict[str, dict[str, int]] = field(default_factory=dict)
     stopped_early: bool = False
+    pool_summary: str = ""  # the COCO pool's size and rejection counts per filter
 
 
 def part_of(image_id: str) -> float:
@@ -191,7 +192,7 @@ def synthesize_dataset(
     )
     ctx.pool_path = pool.path
     lay = prepare_output(cfg, resolved, overwrite=overwrite)
-    summary = RunSummary(lay.root, total=len(tasks))
+    summary = RunSummary(lay.root, total=len(tasks), pool_summary=pool.summary())
     todo = [t for t in tasks if not _record_complete(lay, t[0], t[1], config_sha)]
     summary.skipped = len(tasks) - len(todo)
     done = summary.skipped

@@ -1,38 +1,41 @@
-"""Sampling step: choose instances, locations and sizes for one image from injected generators.
+"""Step 2-4 of the chain, bound together: find where each planned object stands.
 
-Location first, then size: an anchor pixel of the chosen target label is drawn, the row of that
-pixel is the object's bottom row and sets its scale (``perspective``, ``metric`` or ``fixed``),
-clamped to ``final_area_ratio``. Placement is judged on the object's covered pixels
-(alpha >= 0.5), never its bounding box. The result is a list of plain :class:`Placement`
+Per planned object the target label is drawn once (:class:`~oodforge.synth.plan.TargetChooser`); then
+instances and anchor pixels on that label are tried. Location first, then size: the anchor is the
+bottom centre of the object, and its row sets the scale (``metric``: physical size on the ground plane
+of the frame's camera; ``perspective``; ``fixed``). A size that needs more than ``max_upscale`` or
+falls outside ``final_area_ratio`` is rejected, never clamped. The silhouette is prepared once
+(:mod:`oodforge.synth.prepare`) and judged by :func:`~oodforge.synth.placement.check_placement` on its
+footprint and visible pixels; the renderer reuses it. The result is a list of :class:`Placement`
 records; :mod:`oodforge.synth.apply` renders them without any randomness.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from oodforge.config.schema import SynthConfig
+from oodforge.config.schema import SynthesisConfig
 from oodforge.sources.coco_pool import CocoPool
-from oodforge.synth.composite import covered_mask, feather_alpha
-from oodforge.synth.geometry import (
-    clamp_scale_to_area,
-    metric_scale,
-    perspective_scale,
-    real_height_m,
-    scaled_size,
-    transform_mask,
-)
+from oodforge.synth.geometry import metric_scale, perspective_scale, real_height_m, scaled_size
 from oodforge.synth.placement import anchor_to_topleft, check_placement, label_lut
+from oodforge.synth.plan import AppearanceDraw, InstanceChooser, TargetChooser, draw_appearance
+from oodforge.synth.prepare import PreparedMask, prepare_mask
+from oodforge.synth.scene import SceneInfo
 
 __all__ = ["Placement", "SearchResult", "search_placements"]
 
 
 @dataclass(frozen=True)
 class Placement:
-    """One placed object: everything needed to re-render it exactly (plus what it was judged on)."""
+    """One placed object: everything needed to re-render it exactly (plus what it was judged on).
+
+    ``bbox``, ``n_visible`` and ``visible_fraction`` describe the visible part; ``prepared`` carries the
+    silhouette computed during the search (``None`` after a round trip through plain values; the
+    renderer then prepares it again, with the same result).
+    """
 
     pool_index: int
     target_label: str
@@ -44,6 +47,16 @@ class Placement:
     flip: bool
     coverage: float
     bbox: tuple[int, int, int, int]
+    visible_fraction: float = 1.0
+    n_visible: int = 0
+    real_height_m: float | None = None
+    appearance: AppearanceDraw = field(default_factory=lambda: AppearanceDraw(0.0, 0, 0))
+    prepared: PreparedMask | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def foot_row(self) -> int:
+        """Scene row where the object touches the ground (its lowest covered row)."""
+        return self.y0 + (self.prepared.foot_row if self.prepared is not None else self.patch_h - 1)
 
 
 @dataclass(frozen=True)
@@ -55,139 +68,118 @@ class SearchResult:
     note: str | None
 
 
-class _InstanceChooser:
-    """Draws pool indices: uniformly per instance, or a category uniformly then an instance of it."""
-
-    def __init__(self, pool: CocoPool, mode: str) -> None:
-        self.mode = mode
-        self.n = len(pool)
-        groups = pool.indices_by_category()
-        self.groups = [groups[name] for name in sorted(groups)]
-
-    def __call__(self, rng: np.random.Generator) -> int:
-        if self.mode == "instance":
-            return int(rng.integers(self.n))
-        group = self.groups[int(rng.integers(len(self.groups)))]
-        return int(group[int(rng.integers(len(group)))])
-
-
-def _scale_fn(
-    cfg: SynthConfig, image_height: int, horizon_row: float | None, camera_height_m: float
-) -> Callable[[int, int, str, float], float | None]:
-    """A function (bottom_row, mask_height, category, jitter) -> scale or None (cannot stand there)."""
-    geo = cfg.synthesis.geometry
+def _scale_fn(syn: SynthesisConfig, image_height: int, scene: SceneInfo) -> Callable[[int, int, float], float | None]:
+    """A function (bottom_row, mask_height, real height or 0) -> scale or None (cannot stand there)."""
+    geo = syn.geometry
     if geo.scale_mode == "perspective":
-        return lambda row, _h, _c, _j: perspective_scale(row, image_height, geo.scale_range)
+        return lambda row, _h, _m: perspective_scale(row, image_height, geo.scale_range)
     if geo.scale_mode == "fixed":
-        return lambda _r, _h, _c, _j: geo.fixed_scale
+        return lambda _r, _h, _m: geo.fixed_scale
+    camera = scene.camera
 
-    def metric(row: int, mask_h: int, category: str, jitter: float) -> float | None:
-        if horizon_row is None:
+    def metric(row: int, mask_h: int, height_m: float) -> float | None:
+        if camera is None:
             return None
-        height = real_height_m(category, geo.category_heights_m) * jitter
-        return metric_scale(row, horizon_row, camera_height_m, height, mask_h)
+        return metric_scale(row, camera.horizon_row, camera.height_m, height_m, mask_h)
 
     return metric
 
 
 def search_placements(
-    cfg: SynthConfig,
+    syn: SynthesisConfig,
     pool: CocoPool,
-    label_ids: np.ndarray,
+    scene: SceneInfo,
     planned: int,
     streams: dict[str, np.random.Generator],
     target_ids: dict[str, int],
     forbidden_lut: np.ndarray,
-    *,
-    horizon_row: float | None,
-    camera_height_m: float,
 ) -> SearchResult:
     """Find up to ``planned`` placements on a scene.
 
     Args:
-        cfg: resolved config.
+        syn: the ``synthesis`` section of the resolved config.
         pool: COCO instance pool.
-        label_ids: (H, W) uint8 Cityscapes label ids of the scene.
+        scene: labels, occluder contact rows and camera of the frame (:mod:`oodforge.synth.scene`).
         planned: number of object slots to fill.
-        streams: the per-image generators (``instances``, ``geometry``, ``placement`` are used).
-        target_ids: target label name -> label id (labels with positive weight).
-        forbidden_lut: (256,) bool, label ids no covered pixel may lie on.
-        horizon_row: horizon row for ``metric`` mode (None: metric placement impossible).
-        camera_height_m: camera height for ``metric`` mode.
+        streams: the per-image generators (``instances``, ``geometry``, ``placement``, ``appearance``).
+        target_ids: target label name -> label value (labels with positive weight).
+        forbidden_lut: (256,) bool, label values no visible pixel may lie on.
 
     Returns:
         The placements in paste order (id-map order), with a note when fewer than planned were placed.
     """
-    syn = cfg.synthesis
+    label_ids = scene.label_ids
     height, width = label_ids.shape
     if planned == 0:
         return SearchResult([], 0, None)
-    weights = syn.placement.target_labels
-    flat = label_ids.ravel()
-    candidates = {name: np.flatnonzero(flat == lid) for name, lid in target_ids.items()}
-    names = [n for n in target_ids if candidates[n].size > 0]
-    if not names:
+    targets = TargetChooser(label_ids, target_ids, syn.placement.target_labels)
+    if not targets.names:
         wanted = ", ".join(target_ids)
         return SearchResult([], planned, f"no pixels of the target labels ({wanted})")
-    probs = np.array([weights[n] for n in names], dtype=np.float64)
-    probs /= probs.sum()
-    luts = {n: label_lut([target_ids[n]]) for n in names}
-    choose = _InstanceChooser(pool, syn.coco.sampling)
-    scale_of = _scale_fn(cfg, height, horizon_row, camera_height_m)
-    scene_area = float(height * width)
+    luts = {n: label_lut([target_ids[n]]) for n in targets.names}
+    choose = InstanceChooser(pool, syn.coco.sampling)
+    scale_of = _scale_fn(syn, height, scene)
+    geo, plc = syn.geometry, syn.placement
+    metric = geo.scale_mode == "metric"
+    lo_area, hi_area = (r * height * width for r in geo.final_area_ratio)
     occupied = np.zeros((height, width), dtype=bool)
     rng_i, rng_g, rng_p = streams["instances"], streams["geometry"], streams["placement"]
     placements: list[Placement] = []
     reasons: dict[str, int] = {}
+
+    def reject(key: str) -> None:
+        reasons[key] = reasons.get(key, 0) + 1
+
     for _slot in range(planned):
-        placed = False
+        name = targets.label(rng_p)
+        found: Placement | None = None
         for _attempt in range(syn.max_instance_attempts):
             idx = choose(rng_i)
             mask0 = pool.mask(idx)
             h0, w0 = mask0.shape
-            category = pool.category_names[int(pool.category_ids[idx])]
-            flip = bool(rng_g.random() < syn.geometry.hflip_p)
-            jitter = float(rng_g.uniform(1.0 - syn.geometry.height_jitter, 1.0 + syn.geometry.height_jitter))
+            flip = bool(rng_g.random() < geo.hflip_p)
+            jitter = float(rng_g.uniform(1.0 - geo.height_jitter, 1.0 + geo.height_jitter))
+            height_m = real_height_m(pool.category(idx), geo.category_heights_m) * jitter if metric else 0.0
             for _loc in range(syn.max_location_attempts):
-                name = names[int(rng_p.choice(len(names), p=probs))] if len(names) > 1 else names[0]
-                pix = int(candidates[name][int(rng_p.integers(candidates[name].size))])
-                row, col = divmod(pix, width)
-                scale = scale_of(row, h0, category, jitter)
+                row, col = targets.anchor(name, rng_p)
+                scale = scale_of(row, h0, height_m)
                 if scale is None or scale <= 0:
-                    reasons["horizon"] = reasons.get("horizon", 0) + 1
+                    reject("horizon")
                     continue
-                scale = clamp_scale_to_area(
-                    scale, float(pool.mask_areas[idx]), scene_area, syn.geometry.final_area_ratio
-                )
+                if scale > geo.max_upscale:
+                    reject("upscale")
+                    continue
+                area = scale * scale * float(pool.mask_areas[idx])
+                if not lo_area <= area <= hi_area:
+                    reject("area")
+                    continue
                 pw, ph = scaled_size(w0, h0, scale)
                 x0, y0 = anchor_to_topleft(col, row, pw, ph)
                 if x0 < 0 or y0 < 0 or x0 + pw > width or y0 + ph > height:
-                    reasons["outside"] = reasons.get("outside", 0) + 1
+                    reject("outside")
                     continue
-                covered = covered_mask(feather_alpha(transform_mask(mask0, (pw, ph), flip), syn.blending.feather_px))
+                obj = prepare_mask(mask0, (pw, ph), flip, syn.blending.feather_px, plc.footprint_ratio)
                 check = check_placement(
-                    label_ids,
-                    occupied,
-                    covered,
-                    x0,
-                    y0,
-                    target_lut=luts[name],
-                    forbidden_lut=forbidden_lut,
-                    min_coverage=syn.placement.min_target_coverage,
-                    reject_border=syn.placement.reject_border,
-                    allow_overlap=syn.placement.allow_anomaly_overlap,
-                )
+                    label_ids, occupied, obj.covered, x0, y0,
+                    target_lut=luts[name], forbidden_lut=forbidden_lut, min_coverage=plc.min_target_coverage,
+                    reject_border=plc.reject_border, allow_overlap=plc.allow_anomaly_overlap,
+                    footprint=obj.footprint if plc.coverage_on == "footprint" else None,
+                    nearer=scene.nearer(x0, y0, pw, ph, y0 + obj.foot_row), min_visible=plc.min_visible,
+                )  # fmt: skip
                 if not check.ok:
-                    key = check.reason or "rejected"
-                    reasons[key] = reasons.get(key, 0) + 1
+                    reject(check.reason or "rejected")
                     continue
-                occupied[y0 : y0 + ph, x0 : x0 + pw] |= covered
-                placements.append(
-                    Placement(idx, name, x0, y0, pw, ph, float(scale), flip, float(check.coverage), check.bbox)
-                )
-                placed = True
+                assert check.visible is not None
+                occupied[y0 : y0 + ph, x0 : x0 + pw] |= check.visible
+                found = Placement(
+                    idx, name, x0, y0, pw, ph, float(scale), flip, float(check.coverage), check.bbox,
+                    visible_fraction=round(check.visible_fraction, 6), n_visible=check.n_visible,
+                    real_height_m=round(height_m, 4) if metric else None,
+                    appearance=draw_appearance(syn.blending, streams["appearance"]), prepared=obj,
+                )  # fmt: skip
                 break
-            if placed:
+            if found is not None:
+                placements.append(found)
                 break
     note = None
     if len(placements) < planned:
