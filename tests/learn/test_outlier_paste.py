@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pydantic
 import pytest
@@ -16,6 +17,7 @@ from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig, Outli
 from oodforge.synth.apply import render_placements
 from oodforge.synth.composite import covered_mask, feather_alpha
 from oodforge.synth.geometry import transform_mask
+from oodforge.synth.prepare import footprint_of
 
 
 @pytest.fixture(scope="module")
@@ -35,14 +37,39 @@ def make(demo_world: Path):
     return build
 
 
-def covered_union(paste: OutlierPaste, params, shape) -> np.ndarray:
-    """Independent re-computation of the covered pixels (alpha >= 0.5) of every placement."""
-    out = np.zeros(shape, dtype=bool)
+#: train ids of the default occluder labels: pole, traffic light, traffic sign, person, rider, vehicles
+OCCLUDERS = [5, 6, 7, 11, 12, 13, 14, 15, 16, 17, 18]
+
+
+def _silhouettes(paste: OutlierPaste, pl):
+    mask = transform_mask(paste.pool.mask(pl.pool_index), (pl.patch_w, pl.patch_h), pl.flip)
+    alpha = feather_alpha(mask, paste.config.blending.feather_px)
+    return alpha, covered_mask(alpha)
+
+
+def visible_and_soft(paste: OutlierPaste, params, tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Independent re-computation of the visible covered pixels (alpha >= 0.5, no nearer object) of every
+    placement, and of their visible soft rim (0 < alpha < 0.5).
+
+    Nearer: an occluder component (train ids of persons, vehicles, poles, signs) whose lowest row lies below the
+    object's lowest covered row.
+    """
+    visible, soft = np.zeros(tid.shape, dtype=bool), np.zeros(tid.shape, dtype=bool)
+    _, comp, stats, _ = cv2.connectedComponentsWithStats(np.isin(tid, OCCLUDERS).astype(np.uint8), connectivity=8)
+    bottom = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] - 1
     for pl in params.placements:
-        mask = transform_mask(paste.pool.mask(pl.pool_index), (pl.patch_w, pl.patch_h), pl.flip)
-        cov = covered_mask(feather_alpha(mask, paste.config.blending.feather_px))
-        out[pl.y0 : pl.y0 + pl.patch_h, pl.x0 : pl.x0 + pl.patch_w] |= cov
-    return out
+        alpha, cov = _silhouettes(paste, pl)
+        foot = pl.y0 + int(np.flatnonzero(cov.any(axis=1))[-1])
+        win = (slice(pl.y0, pl.y0 + pl.patch_h), slice(pl.x0, pl.x0 + pl.patch_w))
+        nearer = (comp[win] > 0) & (bottom[comp[win]] > foot)
+        visible[win] |= cov & ~nearer
+        soft[win] |= (alpha > 0) & (alpha < 0.5) & ~nearer
+    return visible, soft & ~visible
+
+
+def covered_union(paste: OutlierPaste, params, tid: np.ndarray) -> np.ndarray:
+    """The visible covered pixels of every placement (see :func:`visible_and_soft`)."""
+    return visible_and_soft(paste, params, tid)[0]
 
 
 def test_deterministic_per_seed_epoch_index(make, base):
@@ -74,19 +101,22 @@ def test_mask_and_target_exactly_on_covered_pixels(make, base, ood_label):
         tid = tid.copy()
         tid[:8] = 255  # an ignore band (the demo sky is labelled)
         out_img, target, mask, params = paste(image, tid, index=i, epoch=0)
-        covered = covered_union(paste, params, tid.shape)
+        covered, soft = visible_and_soft(paste, params, tid)
         n_placed += len(params.placements)
         assert mask.dtype == np.uint8 and target.dtype == np.uint8 and out_img.dtype == np.uint8
         np.testing.assert_array_equal(mask == 1, covered)
-        np.testing.assert_array_equal(mask == 255, (tid == 255) & ~covered)
-        np.testing.assert_array_equal(mask == 0, (tid != 255) & ~covered)
+        np.testing.assert_array_equal(mask == 255, ((tid == 255) & ~covered) | soft)  # void, and the soft rim
+        np.testing.assert_array_equal(mask == 0, (tid != 255) & ~covered & ~soft)
         assert not (covered & (tid == 255)).any()  # avoid_ignore
         assert (target[covered] == (255 if ood_label is None else ood_label)).all()
         np.testing.assert_array_equal(target[~covered], tid[~covered])
         # a re-render of the returned params gives the same outputs
         gt_base = np.where(tid == 255, 255, 0).astype(np.uint8)
         sources = [paste.source(p.pool_index) for p in params.placements]
-        again = render_placements(image, gt_base, list(params.placements), sources, paste.config.blending)
+        again = render_placements(
+            image, gt_base, list(params.placements), sources, paste.config.blending,
+            paste._scene(tid, params.horizon_row), footprint_ratio=paste.config.placement.footprint_ratio,
+        )  # fmt: skip
         if params.placements:
             np.testing.assert_array_equal(again.image, out_img)
             np.testing.assert_array_equal(again.gt, mask)
@@ -120,8 +150,10 @@ def test_road_only_placement_respects_coverage(make, base):
         image, tid = base.get_pair(i)
         params = paste(image, tid, index=i, epoch=0)[3]
         for pl in params.placements:
-            one = covered_union(paste, type(params)(0, True, 1, (pl,), None), tid.shape)
-            assert np.count_nonzero(tid[one] == 0) / np.count_nonzero(one) >= 0.9
+            _, cov = _silhouettes(paste, pl)
+            foot, _ = footprint_of(cov, paste.config.placement.footprint_ratio)
+            on = tid[pl.y0 : pl.y0 + pl.patch_h, pl.x0 : pl.x0 + pl.patch_w][foot]
+            assert np.count_nonzero(on == 0) / on.size >= 0.9  # the object stands on road
             assert pl.target_label == "road" and pl.coverage >= 0.9
             checked += 1
         if not (tid == 0).any():
@@ -130,12 +162,13 @@ def test_road_only_placement_respects_coverage(make, base):
 
 
 def test_forbidden_labels_and_metric_mode(make, base):
-    paste = make(p=1.0, geometry={"scale_mode": "metric"})
+    forbidden = ["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle"]
+    paste = make(p=1.0, geometry={"scale_mode": "metric"}, placement={"forbidden_overlap_labels": forbidden})
     placed = 0
     for i in range(len(base)):
         image, tid = base.get_pair(i)
         _, _, _, params = paste(image, tid, index=i, epoch=0)
-        cov = covered_union(paste, params, tid.shape)
+        cov = covered_union(paste, params, tid)
         assert not np.isin(tid[cov], [11, 12, 13, 14, 15, 16, 17, 18]).any()
         placed += len(params.placements)
     assert placed > 0

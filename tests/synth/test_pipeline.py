@@ -9,9 +9,9 @@ import pytest
 
 from _helpers import demo_config_dict, tree_hashes
 from oodforge._io import read_image_rgb, read_label_png
+from oodforge.config.schema import PlacementConfig
 from oodforge.sources.cityscapes import frame_paths, load_label_ids
 from oodforge.sources.cityscapes_labels import label_id_to_train_id_lut, name2label
-from oodforge.config.schema import PlacementConfig
 from oodforge.synth.runner import synthesize_dataset
 from oodforge.synth.scene import contact_rows
 from oodforge.synth.shadow import ShadowParams, shadow_factor

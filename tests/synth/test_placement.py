@@ -58,7 +58,15 @@ def test_each_reason_by_hand() -> None:
     covered[1:3, 1:4] = True  # 6 pixels; bbox offset (1, 1), size 3x2
 
     ok = _check(labels, occupied, covered, 10, 10)
-    assert ok == PlacementCheck(ok=True, reason=None, coverage=1.0, n_covered=6, bbox=(11, 11, 3, 2))
+    assert (ok.ok, ok.reason, ok.coverage, ok.n_covered, ok.n_visible, ok.bbox) == (
+        True,
+        None,
+        1.0,
+        6,
+        6,
+        (11, 11, 3, 2),
+    )
+    assert ok.visible is not None and (ok.visible == covered).all() and ok.visible_fraction == 1.0
     assert _check(labels, occupied, covered, 26, 10).reason == "outside"  # 26 + 5 > 30
     assert _check(labels, occupied, covered, -1, 10).reason == "outside"
     assert _check(labels, occupied, np.zeros_like(covered), 10, 10).reason == "empty"
@@ -176,3 +184,49 @@ def test_matches_slow_reference(
         assert x0 + w <= 16
         assert y0 + h <= 12
         assert res.coverage == pytest.approx(TARGET[labels[ys, xs]].mean())
+
+
+def test_footprint_visibility_and_rule_order_by_hand() -> None:
+    """An object stands on its footprint, rises in front of farther things, is hidden by nearer ones."""
+    labels = np.full((20, 30), 21, dtype=np.uint8)  # vegetation behind
+    labels[14:, :] = ROAD
+    occupied = np.zeros((20, 30), dtype=bool)
+    covered = np.zeros((8, 6), dtype=bool)
+    covered[:, 1:5] = True  # a 4 x 8 object; placed at (10, 8) it spans rows 8..15
+    footprint = np.zeros_like(covered)
+    footprint[6:] = covered[6:]  # its lowest 2 rows: on road
+    kw = {"footprint": footprint, "min_visible": 0.5}
+    # judged on all covered pixels, only 2 of 8 rows are road; on the footprint, all are
+    assert _check(labels, occupied, covered, 10, 8).reason == "coverage"
+    res = check_placement(labels, occupied, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, **kw)  # fmt: skip
+    assert res.ok and res.coverage == 1.0
+    # a nearer pole hides its top-left quarter: rules run on the visible rest
+    nearer = np.zeros_like(covered)
+    nearer[:4, :3] = True
+    res = check_placement(labels, occupied, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, nearer=nearer, **kw)  # fmt: skip
+    assert res.ok and res.n_covered == 32 and res.n_visible == 32 - 8
+    assert res.visible is not None and not (res.visible & nearer).any()
+    assert res.bbox == (11, 8, 4, 8) and res.visible_fraction == 0.75
+    # hidden pixels may lie on a forbidden label; visible ones may not
+    lab = labels.copy()
+    lab[8:12, 11:13] = CAR
+    res = check_placement(lab, occupied, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, nearer=nearer, **kw)  # fmt: skip
+    assert res.ok
+    lab[12, 12] = CAR
+    res = check_placement(lab, occupied, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, nearer=nearer, **kw)  # fmt: skip
+    assert res.reason == "forbidden"
+    # mostly hidden: rejected by min_visible; overlap is judged on visible pixels only
+    most = np.ones_like(covered)
+    most[6:] = False
+    res = check_placement(labels, occupied, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, nearer=most, **kw)  # fmt: skip
+    assert res.reason == "visible"
+    occ = occupied.copy()
+    occ[8:12, 11:13] = True  # an earlier anomaly where this one is hidden
+    res = check_placement(labels, occ, covered, 10, 8, target_lut=TARGET, forbidden_lut=FORBIDDEN,
+                          min_coverage=0.8, reject_border=True, allow_overlap=False, nearer=nearer, **kw)  # fmt: skip
+    assert res.ok

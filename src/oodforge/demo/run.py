@@ -41,7 +41,7 @@ def _baseline_eval(dataset: Path) -> None:
         report = evaluate("synth", dataset, scores_dir, split="test", progress=update)
     console.print(
         "[bold]model-free baseline[/]: RX colour detector (Mahalanobis distance of each pixel's Lab colour from "
-        "the image's colours), no model involved; the pasted objects are colour-matched to their surroundings, "
+        "the image's colours), no model involved; the pasted objects are lit like their surroundings and shadowed, "
         "so expect numbers near chance: a real model should beat them by far."
     )
     print_eval_report(report, title=f"eval: RX baseline on {dataset} (test split)")

@@ -8,8 +8,9 @@ compositing and the 0/1/255 mask from :func:`oodforge.synth.apply.render_placeme
 ids*. The search reads label values only through the name -> value map and the forbidden look-up
 table it is given, so both are built in train-id space: every name in ``placement.target_labels``
 and ``placement.forbidden_overlap_labels`` must have a train id (``road`` -> 0, ``car`` -> 13);
-void labels (``parking``...) all share 255 and are a config error. ``avoid_ignore`` (default on,
-as ``mix_ood``) forbids covering any pixel whose train id is 255.
+void labels (``parking``...) all share 255: as a target they are a config error, among the forbidden
+and occluder labels they are left out (``ego vehicle``, ``out of roi``... are all 255, which
+``avoid_ignore``, default on as in ``mix_ood``, forbids covering).
 
 **Determinism.** A call's generators are :func:`oodforge._seeding.sample_streams` of
 ``stable_uint64("outlier_paste", seed, epoch, index)``: ``decision`` draws whether to paste (``p``) and
@@ -55,15 +56,22 @@ __all__ = ["OutlierPaste", "OutlierPasteConfig", "OutlierPasteDataset", "PastePa
 U8 = npt.NDArray[np.uint8]
 
 
-def train_ids_for_names(names: Sequence[str], key: str) -> list[int]:
+def train_ids_for_names(names: Sequence[str], key: str, *, skip_void: bool = False) -> list[int]:
     """Train ids of Cityscapes label names; ``key`` names the config key in the error.
 
+    Args:
+        names: Cityscapes label names.
+        key: the config key, for the error.
+        skip_void: leave out names whose train id is void (255) instead of failing.
+
     Raises:
-        ConfigError: a name is not a Cityscapes label, or its train id is void (255).
+        ConfigError: a name is not a Cityscapes label, or (unless ``skip_void``) its train id is void.
     """
     out = []
     for name in names:
         lab = name2label.get(name)
+        if lab is not None and skip_void and not 0 <= lab.train_id < VOID_TRAIN_ID:
+            continue
         if lab is None or not 0 <= lab.train_id < VOID_TRAIN_ID:
             why = "is not a Cityscapes label" if lab is None else "has no train id (void, 255)"
             raise ConfigError(f"{key}: '{name}' {why}; expected a label of the 19 train classes (road, sidewalk, ...)")
@@ -92,11 +100,7 @@ class OutlierPasteConfig(BaseModel):
     max_location_attempts: int = Field(default=10, ge=1)
     #: pool building (``from_coco``) and instance sampling mode (``category`` / ``instance``)
     coco: CocoSynthConfig = CocoSynthConfig()
-    placement: PlacementConfig = PlacementConfig(
-        min_target_coverage=0.5, reject_border=False, forbidden_overlap_labels=[],
-        occluder_labels=["person", "rider", "car", "truck", "bus", "train", "motorcycle", "bicycle", "pole",
-                         "traffic light", "traffic sign"],
-    )  # fmt: skip
+    placement: PlacementConfig = PlacementConfig(min_target_coverage=0.5, reject_border=False)
     geometry: GeometryConfig = GeometryConfig(scale_mode="perspective", final_area_ratio=(0.002, 0.08))
     blending: BlendingConfig = BlendingConfig(feather_px=2)
     #: never cover a pixel whose train id is 255 (ignore)
@@ -110,7 +114,10 @@ class OutlierPasteConfig(BaseModel):
     @model_validator(mode="after")
     def _train_id_names(self) -> OutlierPasteConfig:
         train_ids_for_names([n for n, w in self.placement.target_labels.items() if w > 0], "placement.target_labels")
-        train_ids_for_names(self.placement.forbidden_overlap_labels, "placement.forbidden_overlap_labels")
+        train_ids_for_names(
+            self.placement.forbidden_overlap_labels, "placement.forbidden_overlap_labels", skip_void=True
+        )
+        train_ids_for_names(self.placement.occluder_labels, "placement.occluder_labels", skip_void=True)
         return self
 
     def synthesis(self) -> SynthesisConfig:
@@ -178,11 +185,16 @@ class OutlierPaste:
         names = [n for n, w in plc.target_labels.items() if w > 0]
         self.target_ids = dict(zip(names, train_ids_for_names(names, "placement.target_labels"), strict=True))
         self.forbidden_lut = np.zeros(256, dtype=bool)
-        self.forbidden_lut[train_ids_for_names(plc.forbidden_overlap_labels, "placement.forbidden_overlap_labels")] = 1
+        forbidden = train_ids_for_names(
+            plc.forbidden_overlap_labels, "placement.forbidden_overlap_labels", skip_void=True
+        )
+        self.forbidden_lut[forbidden] = True
         self.forbidden_lut[VOID_TRAIN_ID] = self.config.avoid_ignore
         self.occluder_lut = np.zeros(256, dtype=bool)
         if plc.occlusion:
-            self.occluder_lut[train_ids_for_names(plc.occluder_labels, "placement.occluder_labels")] = True
+            self.occluder_lut[train_ids_for_names(plc.occluder_labels, "placement.occluder_labels", skip_void=True)] = (
+                True
+            )
         self._ignore_lut = np.zeros(256, dtype=np.uint8)
         self._ignore_lut[VOID_TRAIN_ID] = VOID_TRAIN_ID
 
