@@ -13,6 +13,10 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
+from oodforge.demo.camera import Camera
+from oodforge.demo.prop_shapes import shape_of
+from oodforge.demo.scene_props import Prop, draw_props
+from oodforge.demo.scene_texture import shade_ground
 from oodforge.demo.world import DemoWorld, write_demo_world
 from oodforge.sources.cityscapes_labels import LABELS, name2label
 
@@ -20,6 +24,9 @@ ALLOWED = {
     "dog", "cat", "horse", "cow", "sheep", "bear", "zebra", "giraffe", "chair", "couch", "bed", "dining table",
     "microwave", "refrigerator", "toaster", "banana", "apple", "sandwich",
 }  # fmt: skip
+THING = {name: name2label[name].id for name in ("person", "rider", "car", "bicycle")}
+EGO = name2label["ego vehicle"].id
+POLE_LIKE = [name2label[n].id for n in ("pole", "polegroup", "traffic light", "traffic sign")]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
 SMALL = {"n_train": 2, "n_val": 3, "n_test": 1, "size": (256, 128), "n_coco_images": 5}
 
@@ -101,7 +108,9 @@ def test_labels_valid_and_consistent(world: DemoWorld) -> None:
             assert {1, 3, sky}.issubset(set(np.unique(labels).tolist()))
             stuff = inst < 1000
             assert np.array_equal(inst[stuff], labels[stuff])
-            assert set(np.unique(inst[~stuff] // 1000).tolist()) <= {name2label["person"].id, name2label["car"].id}
+            assert set(np.unique(inst[~stuff] // 1000).tolist()) <= {
+                THING[n] for n in ("person", "rider", "car", "bicycle")
+            }
             assert np.array_equal(inst[~stuff] // 1000, labels[~stuff])
             assert (stem in world.no_road) == (not (labels == road).any())
             if stem in world.no_road:  # a plaza: nothing to place on with the default targets
@@ -118,6 +127,64 @@ def test_labels_valid_and_consistent(world: DemoWorld) -> None:
                 assert not (labels[math.ceil(horizon) + 1 :] == sky).any()  # no sky below the horizon
     no_road = [s for s in world.no_road if s in world.image_ids["train"] + world.image_ids["val"]]
     assert 2 <= len(no_road) <= 4
+
+
+def _horizon(world: DemoWorld, split: str, city: str, stem: str) -> float | None:
+    path = world.cityscapes_root / "camera" / split / city / f"{stem}_camera.json"
+    if not path.is_file():
+        return None
+    cam = json.loads(path.read_text())
+    return cam["intrinsic"]["v0"] - cam["intrinsic"]["fy"] * math.tan(cam["extrinsic"]["pitch"])
+
+
+def test_every_street_frame_has_near_occluders(world: DemoWorld) -> None:
+    """A post (8-connected pole/light/sign pixels) standing on road, sidewalk or plaza ground below the
+    horizon, and a person/vehicle instance with its feet in view (not behind the ego vehicle)."""
+    surface = [name2label[n].id for n in ("road", "sidewalk", "ground")]
+    kinds: Counter[int] = Counter()
+    for split in ("train", "val"):
+        for city, stem in _frames(world, split):
+            gt = world.cityscapes_root / "gtFine" / split / city
+            labels = _read(gt / f"{stem}_gtFine_labelIds.png")
+            inst = _read(gt / f"{stem}_gtFine_instanceIds.png").astype(np.int64)
+            horizon = _horizon(world, split, city, stem)
+            if horizon is None:
+                continue
+            n, comp, stats, _ = cv2.connectedComponentsWithStats(np.isin(labels, POLE_LIKE).astype(np.uint8), None, 8)
+            standing = 0
+            for k in range(1, n):
+                bottom = stats[k, cv2.CC_STAT_TOP] + stats[k, cv2.CC_STAT_HEIGHT] - 1
+                cols = np.nonzero(comp[bottom] == k)[0]
+                if bottom > horizon and np.isin(labels[bottom + 1, cols], surface).any():
+                    standing += 1
+            assert standing >= 1, stem
+            near = []
+            for iid in np.unique(inst[inst >= 1000]).tolist():
+                rows, cols = np.nonzero(inst == iid)
+                assert iid // 1000 in THING.values() and np.all(labels[rows, cols] == iid // 1000)
+                kinds[iid // 1000] += 1
+                if rows.size >= 150 and rows.max() > horizon + 5 and labels[rows.max() + 1, cols[-1]] != EGO:
+                    near.append(iid)
+            assert near, stem
+    assert set(kinds) == set(THING.values())  # persons, cars and at least one cyclist (rider on a bicycle)
+
+
+def test_props_cast_contact_shadows_on_the_ground_only() -> None:
+    cam = Camera(fx=560.0, fy=560.0, u0=256.0, v0=128.0, pitch=0.04, height=1.2)
+    labels = np.full((256, 512), name2label["road"].id, np.uint8)
+    labels[:, :40] = name2label["building"].id
+    inst = labels.astype(np.uint16)
+    colour, cmask = np.zeros((256, 512, 3), np.float32), np.zeros((256, 512), bool)
+    car = Prop("car", 0.0, 12.0, shape_of("car", np.random.default_rng(0)))
+    shadow = draw_props([car], cam, labels, inst, colour, cmask)
+    u, v = cam.project(0.0, cam.height, 12.0)
+    assert shadow[round(v) + 1, round(u)] > 0.25  # dark right under the wheels
+    assert shadow[round(v) + 20, round(u)] == 0 and shadow[10, round(u)] == 0  # soft, local
+    assert set(np.unique(inst[labels == name2label["car"].id]).tolist()) == {26000}
+    background = np.full((256, 512, 3), 100.0, np.float32)
+    shade_ground(background, labels, np.full((256, 512), 0.5, np.float32))
+    assert (background[labels == name2label["road"].id] == 50.0).all()
+    assert (background[labels != name2label["road"].id] == 100.0).all()  # car, building untouched
 
 
 def test_image_colours_follow_regions(world: DemoWorld) -> None:

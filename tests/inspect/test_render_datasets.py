@@ -28,8 +28,9 @@ from oodforge._io import encode_png, read_image_rgb, read_label_png, sha256_byte
 from oodforge.cli.main import app
 from oodforge.errors import InputFileError
 from oodforge.inspect._dataset import load_any
-from oodforge.inspect._draw import select
-from oodforge.inspect.preview import GAP, HEADER_H, make_contact_sheet, write_preview
+from oodforge.inspect._draw import header_height, layout_lines, select
+from oodforge.inspect._preview_render import header_parts
+from oodforge.inspect.preview import GAP, make_contact_sheet, write_preview
 from oodforge.inspect.stats import PERCENTILES, dataset_stats, render_stats
 from oodforge.inspect.verify import verify_dataset
 
@@ -374,13 +375,19 @@ def test_stats_tables_and_json_cli(full: Path) -> None:
 # ---------------------------------------------------------------------------------------------- preview
 
 
+def _header(rec, panel_width: int) -> int:
+    """Height of a row's header: it wraps to as many lines as the sheet width needs."""
+    return header_height(len(layout_lines(header_parts(rec), 3 * panel_width + 2 * GAP)))
+
+
 def test_preview_shape_order_and_determinism(full: Path) -> None:
     sheet = make_contact_sheet(full, n=5, panel_width=96)
     assert sheet.dtype == np.uint8
-    assert sheet.shape == (5 * (HEADER_H + 96) + 4 * GAP, 3 * 96 + 2 * GAP, 3)
+    frames = load_any(full).render
+    top5 = select(frames, n=5, split=None, seed=0, first=lambda r: r.is_anomalous)
+    assert sheet.shape == (sum(_header(r, 96) + 96 for r in top5) + 4 * GAP, 3 * 96 + 2 * GAP, 3)
     assert np.array_equal(sheet, make_contact_sheet(full, n=5, panel_width=96))
     assert not np.array_equal(sheet, make_contact_sheet(full, n=5, panel_width=96, seed=3))
-    frames = load_any(full).render
     chosen = select(frames, n=len(frames), split=None, seed=0, first=lambda r: r.is_anomalous)
     flags = [r.is_anomalous for r in chosen]
     assert all(r.status == "ok" for r in chosen) and len(chosen) == sum(r["status"] == "ok" for r in _read(full))
@@ -392,10 +399,12 @@ def test_preview_panels(clean: Path) -> None:
     frames = [r for r in load_any(clean).render if r.split == "cam02"]
     chosen = select(frames, n=len(frames), split="cam02", seed=0, first=lambda r: r.is_anomalous)
     sheet = make_contact_sheet(clean, n=len(frames), split="cam02", panel_width=64)
-    assert sheet.shape[0] == len(chosen) * (HEADER_H + 64) + (len(chosen) - 1) * GAP
-    for i, rec in enumerate(chosen):
-        top = i * (HEADER_H + 64 + GAP) + HEADER_H
+    assert sheet.shape[0] == sum(_header(r, 64) + 64 for r in chosen) + (len(chosen) - 1) * GAP
+    top = 0
+    for rec in chosen:
+        top += _header(rec, 64)
         body = sheet[top : top + 64].astype(int)
+        top += 64 + GAP
         image, overlay, outline = body[:, :64], body[:, 64 + GAP : 128 + GAP], body[:, 128 + 2 * GAP :]
         assert np.array_equal(image, read_image_rgb(clean / rec.outputs["image"]))
         gt = read_label_png(clean / rec.outputs["gt_pixel"]) == 1
@@ -408,7 +417,8 @@ def test_preview_panels(clean: Path) -> None:
 
 def test_preview_write_and_cli(clean: Path, tmp_path: Path) -> None:
     out = write_preview(clean, tmp_path / "s.png", n=2, panel_width=64)
-    assert read_image_rgb(out).shape == (2 * (HEADER_H + 64) + GAP, 3 * 64 + 2 * GAP, 3)
+    two = select(load_any(clean).render, n=2, split=None, seed=0, first=lambda r: r.is_anomalous)
+    assert read_image_rgb(out).shape == (sum(_header(r, 64) + 64 for r in two) + GAP, 3 * 64 + 2 * GAP, 3)
     result = runner.invoke(app, ["preview", str(clean), "--n", "3", "--split", "cam04"])
     assert result.exit_code == 0, result.output
     assert (clean / "preview.png").is_file()

@@ -13,7 +13,8 @@ import torch
 from torch.utils.data import DataLoader
 
 from oodforge.learn.data import CityscapesSegmentation
-from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig, OutlierPasteDataset
+from oodforge.learn.outlier_dataset import OutlierPasteDataset
+from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig
 from oodforge.synth.apply import render_placements
 from oodforge.synth.composite import covered_mask, feather_alpha
 from oodforge.synth.geometry import transform_mask

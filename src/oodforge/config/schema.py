@@ -8,7 +8,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from oodforge.config._base import Probability, Ratio, Strict, ordered_pair
+from oodforge.config.blending import (
+    BlendingConfig,
+    MotionBlurConfig,
+    NoiseConfig,
+    PhotometricConfig,
+    ShadowConfig,
+    SharpnessConfig,
+)
 
 __all__ = [
     "DEFAULT_CATEGORIES",
@@ -40,21 +50,8 @@ DEFAULT_CATEGORIES: tuple[str, ...] = (
     "bed", "dining table", "microwave", "refrigerator", "toaster", "banana", "apple", "sandwich",
 )  # fmt: skip
 
-Probability = Annotated[float, Field(ge=0.0, le=1.0)]
-Ratio = Annotated[float, Field(ge=0.0, le=1.0)]
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
-
-
-def _ordered_pair(v: tuple[float, float], what: str) -> tuple[float, float]:
-    if v[0] > v[1]:
-        raise ValueError(f"{what} min {v[0]} is greater than max {v[1]}; expected [min, max] with min <= max")
-    return v
-
-
-class DatasetConfig(_Strict):
+class DatasetConfig(Strict):
     """``dataset``: identity of the generated dataset."""
 
     name: str = Field(min_length=1)
@@ -62,13 +59,13 @@ class DatasetConfig(_Strict):
     output_root: str
 
 
-class CityscapesSource(_Strict):
+class CityscapesSource(Strict):
     """``sources.cityscapes``: root holding ``leftImg8bit/``, ``gtFine/`` and optionally ``camera/``."""
 
     root: str
 
 
-class CocoSource(_Strict):
+class CocoSource(Strict):
     """``sources.coco``: COCO root, image folder and instances JSON (relative to ``root``)."""
 
     root: str
@@ -77,14 +74,14 @@ class CocoSource(_Strict):
     cache_dir: str | None = None  # None: $OODFORGE_CACHE_DIR or ~/.cache/oodforge
 
 
-class SourcesConfig(_Strict):
+class SourcesConfig(Strict):
     """``sources``."""
 
     cityscapes: CityscapesSource
     coco: CocoSource
 
 
-class SplitConfig(_Strict):
+class SplitConfig(Strict):
     """One output split made from one Cityscapes source split."""
 
     source: str = Field(min_length=1)
@@ -95,7 +92,7 @@ class SplitConfig(_Strict):
     @field_validator("part")
     @classmethod
     def _part(cls, v: tuple[float, float]) -> tuple[float, float]:
-        return _ordered_pair(v, "part")
+        return ordered_pair(v, "part")
 
     @model_validator(mode="after")
     def _ratios(self) -> SplitConfig:
@@ -107,7 +104,7 @@ class SplitConfig(_Strict):
         return self
 
 
-class InstancesPerImage(_Strict):
+class InstancesPerImage(Strict):
     """``synthesis.instances_per_image``: uniform integer count in [min, max]."""
 
     min: int = Field(default=1, ge=0)
@@ -120,7 +117,7 @@ class InstancesPerImage(_Strict):
         return self
 
 
-class CocoFilters(_Strict):
+class CocoFilters(Strict):
     """``synthesis.coco.filters``: which COCO annotations enter the instance pool (order: ``sources._coco_filters``)."""
 
     exclude_crowd: bool = True
@@ -145,10 +142,10 @@ class CocoFilters(_Strict):
     @field_validator("area_ratio", "aspect_ratio")
     @classmethod
     def _pairs(cls, v: tuple[float, float]) -> tuple[float, float]:
-        return _ordered_pair(v, "range")
+        return ordered_pair(v, "range")
 
 
-class CocoSynthConfig(_Strict):
+class CocoSynthConfig(Strict):
     """``synthesis.coco``: category allow-list, filters, and how instances are drawn."""
 
     allowed_categories: list[str] = Field(default_factory=lambda: list(DEFAULT_CATEGORIES), min_length=1)
@@ -158,7 +155,7 @@ class CocoSynthConfig(_Strict):
     sampling: Literal["category", "instance"] = "category"
 
 
-class PlacementConfig(_Strict):
+class PlacementConfig(Strict):
     """``synthesis.placement``: where an object may stand, judged on its footprint and visible pixels."""
 
     #: Cityscapes label -> weight; one label is drawn per planned object and all its locations lie on it.
@@ -208,7 +205,7 @@ class PlacementConfig(_Strict):
         return v
 
 
-class StandardCamera(_Strict):
+class StandardCamera(Strict):
     """``synthesis.geometry.standard_camera``: used where ``camera/*.json`` is missing.
 
     Defaults are the typical Cityscapes calibration (camera 1.22 m above the road, pitched down
@@ -223,7 +220,7 @@ class StandardCamera(_Strict):
     rows: int = Field(default=1024, gt=0)
 
 
-class GeometryConfig(_Strict):
+class GeometryConfig(Strict):
     """``synthesis.geometry``: size from the row of the object's bottom (physical by default)."""
 
     scale_mode: Literal["metric", "perspective", "fixed"] = "metric"
@@ -244,90 +241,10 @@ class GeometryConfig(_Strict):
     @field_validator("scale_range", "final_area_ratio")
     @classmethod
     def _pairs(cls, v: tuple[float, float]) -> tuple[float, float]:
-        return _ordered_pair(v, "range")
+        return ordered_pair(v, "range")
 
 
-class PhotometricConfig(_Strict):
-    """``synthesis.blending.photometric``: adapt the object's colours to the scene ring around it.
-
-    ``luminance`` (default) adapts illumination, not identity: one gain on the linear-RGB luminance
-    (``(Y_ring / Y_object) ** strength``, clipped to ``[1 / max_gain, max_gain]``), optionally a mild
-    per-channel white-balance gain toward the ring's chromaticity; the object keeps its own colours.
-    ``lab`` / ``rgb`` move channel means (and optionally std) to the ring's (repaints the object).
-    """
-
-    space: Literal["luminance", "lab", "rgb", "none"] = "luminance"
-    match_mean: bool = True
-    match_std: bool = False
-    #: 1 = full match, 0 = no change; intermediate values move part of the way.
-    strength: Ratio = 0.5
-    #: luminance: strength of the per-channel white-balance gain (0 = off).
-    white_balance: Ratio = 0.0
-    #: luminance: bound of the gain (and of each white-balance gain).
-    max_gain: float = Field(default=2.0, ge=1.0)
-    ring_px: int = Field(default=12, ge=1)
-    eps: float = Field(default=1e-6, gt=0)
-
-
-class SharpnessConfig(_Strict):
-    """``synthesis.blending.sharpness``: blur the object until its texture matches the scene ring.
-
-    The object (never sharpened) is blurred with the smallest Gaussian sigma (up to ``max_sigma_px``) that
-    brings its mean Sobel gradient inside to at most ``target_ratio`` times the ring's.
-    """
-
-    enabled: bool = True
-    target_ratio: float = Field(default=1.8, gt=0)
-    max_sigma_px: float = Field(default=1.5, ge=0)
-
-
-class NoiseConfig(_Strict):
-    """``synthesis.blending.noise``: add Gaussian noise so the object's noise level equals the ring's."""
-
-    enabled: bool = True
-
-
-class MotionBlurConfig(_Strict):
-    """``synthesis.blending.motion_blur``: optional box blur along the image x axis."""
-
-    p: Probability = 0.0
-    length_px: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] = (3, 9)
-
-    @field_validator("length_px")
-    @classmethod
-    def _pair(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] > v[1]:
-            raise ValueError(f"range min {v[0]} is greater than max {v[1]}; expected [min, max] with min <= max")
-        return v
-
-
-class ShadowConfig(_Strict):
-    """``synthesis.blending.shadow``: a soft contact shadow on the ground under the object's base."""
-
-    enabled: bool = True
-    #: darkening at the shadow's centre, drawn uniformly per object.
-    strength: tuple[Ratio, Ratio] = (0.3, 0.5)
-    #: shadow half-width relative to the footprint's half-width.
-    width_ratio: float = Field(default=1.15, gt=0)
-
-    @field_validator("strength")
-    @classmethod
-    def _pair(cls, v: tuple[float, float]) -> tuple[float, float]:
-        return _ordered_pair(v, "range")
-
-
-class BlendingConfig(_Strict):
-    """``synthesis.blending``: how an object is made to look like part of the scene."""
-
-    feather_px: int = Field(default=4, ge=0, le=64)
-    photometric: PhotometricConfig = PhotometricConfig()
-    sharpness: SharpnessConfig = SharpnessConfig()
-    noise: NoiseConfig = NoiseConfig()
-    motion_blur: MotionBlurConfig = MotionBlurConfig()
-    shadow: ShadowConfig = ShadowConfig()
-
-
-class SynthesisConfig(_Strict):
+class SynthesisConfig(Strict):
     """``synthesis``."""
 
     p_has_anomaly: Probability = 1.0
@@ -340,7 +257,7 @@ class SynthesisConfig(_Strict):
     blending: BlendingConfig = BlendingConfig()
 
 
-class ExportConfig(_Strict):
+class ExportConfig(Strict):
     """``export``: file formats."""
 
     image_format: Literal["png", "jpg"] = "png"
@@ -359,7 +276,7 @@ def _default_splits() -> dict[str, SplitConfig]:
     }
 
 
-class SynthConfig(_Strict):
+class SynthConfig(Strict):
     """The whole ``oodforge synth`` config. ``schema_version`` is bumped on incompatible changes."""
 
     schema_version: Literal[1] = 1

@@ -9,7 +9,7 @@ from oodforge.demo._noise import smooth_noise, to_uint8
 from oodforge.demo.street import Street
 from oodforge.sources.cityscapes_labels import name2label
 
-__all__ = ["finish_image", "paint_background"]
+__all__ = ["finish_image", "paint_background", "shade_ground"]
 
 #: name -> (base RGB, smooth-noise amplitude, fine-noise sigma)
 _LOOK: dict[str, tuple[tuple[int, int, int], float, float]] = {
@@ -22,7 +22,9 @@ _LOOK: dict[str, tuple[tuple[int, int, int], float, float]] = {
     "ground": ((150, 132, 112), 10.0, 6.0),
     "pole": ((112, 112, 116), 4.0, 3.0),
     "traffic sign": ((205, 180, 45), 4.0, 3.0),
+    "traffic light": ((40, 42, 40), 3.0, 2.0),
 }
+_FLAT = ("road", "sidewalk", "terrain", "ground", "parking")
 
 
 def _luts(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -73,10 +75,22 @@ def paint_background(
     sw = (labels == name2label["sidewalk"].id) | (labels == name2label["ground"].id)
     tiles = ((zg % 0.9) < 0.06) | ((np.abs(lat) % 0.9) < 0.05)
     img[sw & tiles & (zg < 25)] -= 22.0
-    flat = np.isin(labels, [name2label[n].id for n in ("road", "sidewalk", "terrain", "ground")])
+    flat = np.isin(labels, [name2label[n].id for n in _FLAT])
     haze = np.where(ground & flat, 1.0 - np.exp(-zg / 260.0), 0.0).astype(np.float32)[..., None]
     img = img * (1 - haze) + np.array([180.0, 190.0, 200.0], np.float32) * haze
     return img.astype(np.float32)
+
+
+def shade_ground(background: np.ndarray, labels: np.ndarray, shadow: np.ndarray) -> None:
+    """Darken the flat ground (road, sidewalk, terrain, ground, parking) of ``background`` by ``shadow`` (in place).
+
+    Args:
+        background: float RGB (H, W, 3) from :func:`paint_background`.
+        labels: Cityscapes label ids (H, W).
+        shadow: float (H, W) in [0, 1): the fraction of light taken away (contact shadows of the props).
+    """
+    flat = np.isin(labels, [name2label[n].id for n in _FLAT])
+    background[flat] *= (1.0 - shadow[flat])[:, None]
 
 
 def finish_image(rng: np.random.Generator, background: np.ndarray, colour: np.ndarray, cmask: np.ndarray) -> np.ndarray:

@@ -2,9 +2,10 @@
 
 A scene is a street (road, sidewalks, optional terrain, building or vegetation walls on both sides, an
 optional facade closing the street) or, for ``has_road=False``, a plaza paved with the void label
-``ground`` (no road, no sidewalk: nothing can be placed there with the default targets). Props (poles,
-signs, trees, cars, persons) stand on the ground at metric sizes, so the drawn scene agrees with the
-camera written next to it. Labels are official Cityscapes label ids.
+``ground`` (no road, no sidewalk: nothing can be placed there with the default targets). Props (street
+lamps, sign posts, traffic lights, trees, cars, persons, cyclists; :mod:`oodforge.demo.scene_props`) stand
+on the ground at metric sizes, some of them near the camera, and cast soft contact shadows, so the drawn
+scene agrees with the camera written next to it. Labels are official Cityscapes label ids.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import numpy as np
 
 from oodforge.demo.camera import Camera, random_camera
 from oodforge.demo.scene_props import draw_props, plan_props
-from oodforge.demo.scene_texture import finish_image, paint_background
+from oodforge.demo.scene_texture import finish_image, paint_background, shade_ground
 from oodforge.demo.street import Street, random_street
 from oodforge.sources.cityscapes_labels import name2label
 
@@ -146,9 +147,10 @@ def render_scene(rng: np.random.Generator, width: int, height: int, *, has_road:
     inst = labels.astype(np.uint16)
     colour = np.zeros((height, width, 3), np.float32)
     cmask = np.zeros((height, width), bool)
-    props = plan_props(rng, cam, street, width)
-    draw_props(props, cam, labels, inst, colour, cmask)
+    props = plan_props(rng, cam, street, (width, height))
+    shadow = draw_props(props, cam, labels, inst, colour, cmask)
     background = paint_background(rng, labels, maps, street)
+    shade_ground(background, labels, shadow)
     _ego_and_frame(labels, inst, colour, cmask)
     rgb = finish_image(rng, background, colour, cmask)
     return Scene(rgb=rgb, label_ids=labels, instance_ids=inst, camera=cam, has_road=street.has_road)

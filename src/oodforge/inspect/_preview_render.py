@@ -1,8 +1,9 @@
 """Contact-sheet rows of a rendered dataset (``oodforge render``), used by :mod:`oodforge.inspect.preview`.
 
-Each row: a header (``camera/frame_id``, the anomaly state and the mode values), then three panels of
-equal width: the image, the GT overlay (anomaly orange, foreground from ``fb_mask`` tinted blue, background
-untouched) and the image with the anomaly's outline labelled with the object's name.
+Each row: a header (``camera/frame_id``, the anomaly state and the mode values, wrapped to the sheet's
+width), then three panels of equal width: the image, the GT overlay (anomaly orange, foreground from
+``fb_mask`` tinted blue, background untouched) and the image with the anomaly's outline labelled with the
+object's name.
 """
 
 from __future__ import annotations
@@ -15,10 +16,10 @@ import numpy as np
 from oodforge._io import read_image_rgb, read_label_png
 from oodforge.errors import SampleError
 from oodforge.export.layout import DatasetLayout
-from oodforge.inspect._draw import ANOMALY_RGB, BACKGROUND, GAP, header, select, text
+from oodforge.inspect._draw import ANOMALY_RGB, BACKGROUND, GAP, PART_SEP, header, label, select
 from oodforge.inspect._render_record import RenderRecord
 
-__all__ = ["FOREGROUND_RGB", "OUTLINE_RGB", "header_line", "render_rows"]
+__all__ = ["FOREGROUND_RGB", "OUTLINE_RGB", "header_line", "header_parts", "render_rows"]
 
 FOREGROUND_RGB = np.array([60, 120, 255], np.float32)
 OUTLINE_RGB = (255, 64, 64)
@@ -57,7 +58,7 @@ def _row(layout: DatasetLayout, rec: RenderRecord, panel_width: int) -> np.ndarr
     fb_small = cv2.resize(fb, size, interpolation=cv2.INTER_NEAREST)
     gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
     body = np.hstack([small, gap, _overlay(small, gt_small, fb_small), gap, _outline(small, gt, rec, panel_width)])
-    return np.vstack([header(header_line(rec), body.shape[1]), body])
+    return np.vstack([header(header_parts(rec), body.shape[1]), body])
 
 
 def _overlay(image: np.ndarray, gt: np.ndarray, fb: np.ndarray) -> np.ndarray:
@@ -80,17 +81,18 @@ def _outline(image: np.ndarray, gt: np.ndarray, rec: RenderRecord, panel_width: 
         scale = panel_width / gt.shape[1]
         scaled = [np.round(c.astype(np.float64) * scale).astype(np.int32) for c in contours]
         cv2.polylines(out, scaled, isClosed=True, color=OUTLINE_RGB, thickness=2, lineType=cv2.LINE_AA)
-        x, y, _, _ = cv2.boundingRect(np.vstack(scaled))
-        text(out, name, (x, max(y - 4, 12)), OUTLINE_RGB, 0.45)
+        x, y, w, h = cv2.boundingRect(np.vstack(scaled))
+        label(out, name, (x, y, x + w, y + h), OUTLINE_RGB, [])
     elif rec.is_anomalous:
-        text(out, f"{name} (hidden)", (4, 14), HIDDEN_RGB, 0.45)
+        label(out, f"{name} (hidden)", (2, 0, 2, 0), HIDDEN_RGB, [])
     return out
 
 
-def header_line(rec: RenderRecord) -> str:
-    """The header of a row: ``camera/frame_id``, the anomaly state and the mode values.
+def header_parts(rec: RenderRecord) -> list[str]:
+    """The parts of a row's header: ``camera/frame_id``, the anomaly state and each mode value.
 
-    Example: ``cam02/d001_anomaly_i3_...   anomaly cube 148 px   sun 3  depth +0  scale 0.61  colour red``.
+    Example: ``["cam02/d001_anomaly_i3_...", "anomaly cube 148 px", "sun 3", "depth +0", "scale 0.61",
+    "colour red"]``.
     """
     if rec.has_anomaly:
         state = f"anomaly {rec.object_} {rec.pixel_count} px"
@@ -99,11 +101,16 @@ def header_line(rec: RenderRecord) -> str:
     else:
         state = "normal"
     m = rec.modes
-    modes = [f"sun {m.sun_strength:g}"]
+    parts = [f"{rec.split}/{rec.image_id}", state, f"sun {m.sun_strength:g}"]
     if m.depth_offset is not None:
-        modes.append(f"depth {m.depth_offset:+g}")
+        parts.append(f"depth {m.depth_offset:+g}")
     if m.scale is not None:
-        modes.append(f"scale {m.scale:g}")
+        parts.append(f"scale {m.scale:g}")
     if m.colour is not None:
-        modes.append(f"colour {m.colour}")
-    return f"{rec.split}/{rec.image_id}   {state}   {'  '.join(modes)}"
+        parts.append(f"colour {m.colour}")
+    return parts
+
+
+def header_line(rec: RenderRecord) -> str:
+    """:func:`header_parts` on one line, as the header shows it when the sheet is wide enough."""
+    return PART_SEP.join(header_parts(rec))

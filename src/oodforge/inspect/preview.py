@@ -1,9 +1,9 @@
 """``oodforge preview``: a contact sheet of a dataset, drawn with OpenCV only.
 
-Each row shows one image: a header line (``split/image_id`` and ``clean`` or ``synthetic k/n placed``),
-then three panels of equal width: the image, the GT overlay (anomaly in orange, ignore darkened and
-hatched grey, normal untouched) and the instance outlines (one colour per instance, labelled
-``<id>:<category>``).
+Each row shows one image: a header (``split/image_id`` and ``clean`` or ``synthetic k/n placed``, wrapped
+onto more lines when the sheet is too narrow), then three panels of equal width: the image, the GT overlay
+(anomaly in orange, ignore darkened and hatched grey, normal untouched) and the instance outlines (one colour
+per instance, labelled ``<id>:<category>``, labels never overlapping).
 
 A rendered dataset (``oodforge render``) gets rows of [image | GT overlay (anomaly orange, foreground from
 ``fb_mask`` tinted blue) | anomaly outline labelled with the object's name], anomalous frames first, and a
@@ -21,10 +21,10 @@ from oodforge._io import atomic_write_bytes, encode_png, read_bytes, read_image_
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
 from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks, load_any, output_paths
-from oodforge.inspect._draw import ANOMALY_RGB, BACKGROUND, GAP, HEADER_H, header, select, stack_rows, text
+from oodforge.inspect._draw import ANOMALY_RGB, BACKGROUND, GAP, HEADER_H, header, label, select, stack_rows
 from oodforge.inspect._preview_render import render_rows
 
-__all__ = ["BACKGROUND", "GAP", "HEADER_H", "make_contact_sheet", "select_records", "write_preview"]
+__all__ = ["BACKGROUND", "GAP", "HEADER_H", "header_parts", "make_contact_sheet", "select_records", "write_preview"]
 
 PANEL_WIDTH = 512
 IGNORE_RGB = np.array([140, 140, 140], np.float32)
@@ -67,7 +67,8 @@ def make_contact_sheet(
         panel_width: width of each of the three panels in pixels.
 
     Returns:
-        RGB ``uint8`` array of shape (sum of row heights + gaps, 3 * panel_width + 2 * GAP, 3).
+        RGB ``uint8`` array of shape (sum of row heights + gaps, 3 * panel_width + 2 * GAP, 3); a row is
+        its header (``header_height`` of its number of lines, :data:`HEADER_H` for one) above the panels.
 
     Raises:
         InputFileError, DataLayoutError, UsageError: not a dataset, unknown split, bad ``n``.
@@ -115,7 +116,7 @@ def _render_row(layout: DatasetLayout, rec: ManifestRecord, panel_width: int) ->
     gt_small = cv2.resize(gt, size, interpolation=cv2.INTER_NEAREST)
     gap = np.full((height, GAP, 3), BACKGROUND, np.uint8)
     body = np.hstack([small, gap, _gt_overlay(small, gt_small), gap, _outlines(small, idmap, rec, panel_width)])
-    return np.vstack([_header(rec, body.shape[1]), body])
+    return np.vstack([header(header_parts(rec), body.shape[1]), body])
 
 
 def _gt_overlay(image: np.ndarray, gt: np.ndarray) -> np.ndarray:
@@ -132,9 +133,14 @@ def _gt_overlay(image: np.ndarray, gt: np.ndarray) -> np.ndarray:
 
 
 def _outlines(image: np.ndarray, idmap: np.ndarray, rec: ManifestRecord, panel_width: int) -> np.ndarray:
-    """Each instance's contour (found at full resolution, drawn scaled) with ``<id>:<category>``."""
+    """Each instance's contour (found at full resolution, drawn scaled) with ``<id>:<category>``.
+
+    The labels, drawn after all contours, are cut to the panel's width and placed so that no two overlap
+    (:func:`label`).
+    """
     out = np.ascontiguousarray(image.copy())
     scale = panel_width / idmap.shape[1]
+    labels: list[tuple[str, tuple[int, int, int, int], tuple[int, int, int]]] = []
     for k in range(1, int(idmap.max()) + 1 if idmap.size else 1):
         mask = (idmap == k).astype(np.uint8)
         if not mask.any():
@@ -143,13 +149,16 @@ def _outlines(image: np.ndarray, idmap: np.ndarray, rec: ManifestRecord, panel_w
         scaled = [np.round(c.astype(np.float64) * scale).astype(np.int32) for c in contours]
         color = PALETTE[(k - 1) % len(PALETTE)]
         cv2.polylines(out, scaled, isClosed=True, color=color, thickness=2, lineType=cv2.LINE_AA)
-        x, y, _, _ = cv2.boundingRect(np.vstack(scaled))
+        x, y, w, h = cv2.boundingRect(np.vstack(scaled))
         category = rec.instances[k - 1].category if k <= len(rec.instances) else "?"
-        text(out, f"{k}:{category}", (x, max(y - 4, 12)), color, 0.45)
+        labels.append((f"{k}:{category}", (x, y, x + w, y + h), color))
+    taken: list[tuple[int, int, int, int]] = []
+    for line, anchor, color in labels:
+        label(out, line, anchor, color, taken)
     return out
 
 
-def _header(rec: ManifestRecord, width: int) -> np.ndarray:
-    """One dark line: ``split/image_id`` and ``clean`` or ``synthetic k/n placed``."""
+def header_parts(rec: ManifestRecord) -> list[str]:
+    """The parts of a row's header: ``split/image_id`` and ``clean`` or ``synthetic k/n placed``."""
     kind = f"synthetic {rec.placed_instances}/{rec.planned_instances} placed" if rec.is_synth else "clean"
-    return header(f"{rec.split}/{rec.image_id}   {kind}", width)
+    return [f"{rec.split}/{rec.image_id}", kind]

@@ -25,7 +25,8 @@ if TYPE_CHECKING:
         outlier_bce_loss,
         outlier_hinge_loss,
     )
-    from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig, OutlierPasteDataset
+    from oodforge.learn.outlier_dataset import OutlierPasteDataset
+    from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig
     from oodforge.learn.train import train
     from oodforge.learn.train_config import TrainConfig, load_train_config
 
@@ -51,7 +52,8 @@ _LAZY: dict[str, str] = {
         ["STATISTICS", "HybridHead", "StatisticsHead", "head_score", "uncertainty_statistics"],
         "oodforge.learn.heads",
     ),
-    **dict.fromkeys(["OutlierPaste", "OutlierPasteConfig", "OutlierPasteDataset"], "oodforge.learn.outlier_paste"),
+    **dict.fromkeys(["OutlierPaste", "OutlierPasteConfig"], "oodforge.learn.outlier_paste"),
+    "OutlierPasteDataset": "oodforge.learn.outlier_dataset",
     **dict.fromkeys(["CityscapesSegmentation", "class_balanced_sampler", "class_pixel_counts"], "oodforge.learn.data"),
     "train": "oodforge.learn.train",
     **dict.fromkeys(["TrainConfig", "load_train_config"], "oodforge.learn.train_config"),

@@ -74,7 +74,7 @@ def _paste(cfg: TrainConfig) -> Any:
 def build_datasets(cfg: TrainConfig) -> tuple[Dataset[Any], Dataset[Any]]:
     """Training and validation datasets of a config (validation pastes are fixed: epoch 0)."""
     from oodforge.learn.data import CityscapesSegmentation
-    from oodforge.learn.outlier_paste import OutlierPasteDataset
+    from oodforge.learn.outlier_dataset import OutlierPasteDataset
     from oodforge.sources.cityscapes import list_image_ids
 
     d = cfg.data

@@ -110,24 +110,24 @@ def contact_rows(
     if instance_ids is not None and instance_ids.shape != label_ids.shape:
         raise ShapeError(f"contact_rows: instance ids {instance_ids.shape}; expected {label_ids.shape} as the labels")
     height, width = label_ids.shape
-    occ = occluder_lut[np.asarray(label_ids, dtype=np.intp)]
+    table = occluder_lut.astype(np.uint8)[None, :]
+    occ = np.asarray(cv2.LUT(np.ascontiguousarray(label_ids, dtype=np.uint8), table), dtype=bool)
     out = np.full((height, width), NO_OCCLUDER, dtype=np.int32)
     if not occ.any():
         return out
     stuff = occ
     if instance_ids is not None:
-        inst = np.asarray(instance_ids, dtype=np.int64)
-        things = occ & (inst >= 1000)
+        things = occ & (instance_ids >= 1000)
         stuff = occ & ~things
-        flat = np.flatnonzero(things.ravel())
+        flat = np.flatnonzero(things)
         if flat.size:
-            ids = inst.ravel()[flat]
+            ids = instance_ids.ravel()[flat]
             # flat indices grow with the row: the last occurrence of an id is on its lowest row
             uniq, first_rev = np.unique(ids[::-1], return_index=True)
             bottom = (flat[flat.size - 1 - first_rev] // width).astype(np.int32)
             out.ravel()[flat] = bottom[np.searchsorted(uniq, ids)]
     if stuff.any():
-        _, comp, stats, _ = cv2.connectedComponentsWithStats(stuff.astype(np.uint8), connectivity=8)
+        _, comp, stats, _ = cv2.connectedComponentsWithStats(stuff.view(np.uint8), connectivity=8)
         bottom = (stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] - 1).astype(np.int32)
         out[stuff] = bottom[comp[stuff]]
     return out
