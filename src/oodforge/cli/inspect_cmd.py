@@ -65,13 +65,23 @@ def register(app: typer.Typer) -> None:
     def stats(
         directory: DirArg,
         as_json: Annotated[bool, typer.Option("--json", help="Print JSON only (to stdout).")] = False,
+        no_plausibility: Annotated[
+            bool,
+            typer.Option(
+                "--no-plausibility",
+                help="Skip the plausibility figures (no image, source label or COCO reads: much faster).",
+            ),
+        ] = False,
     ) -> None:
         """Counts per split, planned/placed instances, categories, object sizes, coverage and scale.
 
         Rendered datasets: frames per camera (normal, anomalous, visible, hidden, failed), anomaly pixel
         counts, mode values (sun strength, depth offset, scale, colour) and objects.
+
+        Synthesized datasets: also the plausibility of the placed objects (size, wholeness, chroma shift,
+        texture ratio, forbidden labels, visible fraction) unless ``--no-plausibility``.
         """
-        result = dataset_stats(directory)
+        result = dataset_stats(directory, plausibility=not no_plausibility)
         if as_json:
             typer.echo(json.dumps(result, indent=2))
         else:

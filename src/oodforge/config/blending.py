@@ -70,9 +70,7 @@ class MotionBlurConfig(Strict):
     @field_validator("length_px")
     @classmethod
     def _pair(cls, v: tuple[int, int]) -> tuple[int, int]:
-        if v[0] > v[1]:
-            raise ValueError(f"range min {v[0]} is greater than max {v[1]}; expected [min, max] with min <= max")
-        return v
+        return ordered_pair(v, "range")
 
 
 class ShadowConfig(Strict):

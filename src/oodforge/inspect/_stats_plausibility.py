@@ -18,14 +18,14 @@ from typing import Any
 
 import numpy as np
 import yaml
-from pycocotools import mask as mask_utils
 from rich.console import Console
 from rich.table import Table
 
 from oodforge._io import read_image_rgb, read_label_png
-from oodforge.errors import SampleError
+from oodforge.errors import InputFileError, SampleError
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
+from oodforge.sources._coco_filters import decode
 from oodforge.synth.heights import CATEGORY_HEIGHTS_M
 
 __all__ = [
@@ -100,27 +100,18 @@ def read_sources(layout: DatasetLayout) -> Sources:
     return out
 
 
-def decode_coco_mask(ann: dict[str, Any], height: int, width: int) -> np.ndarray:
-    """(H, W) bool mask of a COCO annotation, decoded like ``COCO.annToMask`` (polygons or RLE).
+def decode_coco_mask(ann: dict[str, Any], height: int, width: int, path: Path) -> np.ndarray:
+    """(H, W) bool mask of a COCO annotation, decoded like the pool does (``COCO.annToMask``).
 
     Raises:
         SampleError: the segmentation is not decodable.
     """
-    seg = ann.get("segmentation")
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=DeprecationWarning)
-            if isinstance(seg, list):
-                if not seg:
-                    return np.zeros((height, width), bool)
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
-            elif isinstance(seg, dict) and isinstance(seg.get("counts"), list):
-                rle = mask_utils.frPyObjects(seg, height, width)
-            else:
-                rle = seg
-            return np.asarray(mask_utils.decode(rle)).astype(bool)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise SampleError(f"COCO annotation {ann.get('id')}: undecodable segmentation ({exc})") from None
+            return decode(ann, width, height, path)
+    except (InputFileError, KeyError) as exc:
+        raise SampleError(str(exc)) from None
 
 
 class CocoObjects:
@@ -166,7 +157,8 @@ class CocoObjects:
         if ann is None or image is None or self._sources.coco_images is None:
             raise SampleError(f"COCO annotation {ann_id} or its image not in {self._sources.coco_annotations}")
         rgb = read_image_rgb(self._sources.coco_images / str(image["file_name"]))
-        return rgb, decode_coco_mask(ann, rgb.shape[0], rgb.shape[1])
+        path = self._sources.coco_annotations or Path("<annotations>")
+        return rgb, decode_coco_mask(ann, rgb.shape[0], rgb.shape[1], path)
 
 
 @dataclass

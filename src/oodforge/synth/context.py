@@ -98,18 +98,18 @@ class SynthContext:
         ids = label_ids_for_names(names, "synthesis.placement.target_labels")
         return dict(zip(names, ids, strict=True))
 
+    def _names_lut(self, key: str) -> np.ndarray:
+        """(256,) bool, True at the label ids of the names under ``synthesis.placement.<key>``."""
+        lut = np.zeros(256, dtype=bool)
+        lut[label_ids_for_names(getattr(self.config.synthesis.placement, key), f"synthesis.placement.{key}")] = True
+        return lut
+
     @cached_property
     def occluder_lut(self) -> np.ndarray:
         """(256,) bool: label ids of scene objects that hide a pasted object standing behind them."""
-        lut = np.zeros(256, dtype=bool)
-        names = self.config.synthesis.placement.occluder_labels
-        lut[label_ids_for_names(names, "synthesis.placement.occluder_labels")] = True
-        return lut
+        return self._names_lut("occluder_labels")
 
     @cached_property
     def forbidden_lut(self) -> np.ndarray:
         """(256,) bool: label ids on which no visible object pixel may lie."""
-        lut = np.zeros(256, dtype=bool)
-        names = self.config.synthesis.placement.forbidden_overlap_labels
-        lut[label_ids_for_names(names, "synthesis.placement.forbidden_overlap_labels")] = True
-        return lut
+        return self._names_lut("forbidden_overlap_labels")
