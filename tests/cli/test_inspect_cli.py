@@ -78,6 +78,24 @@ def test_stats_json_and_table(dataset: Path) -> None:
     assert "placement_rate" in table.output
 
 
+def test_stats_no_plausibility_leaves_the_block_out(dataset: Path) -> None:
+    full = runner.invoke(app, ["stats", str(dataset), "--json"])
+    assert full.exit_code == 0, full.output
+    data = json.loads(full.stdout)
+    assert "plausibility" in data["totals"]
+    assert all("plausibility" in s for s in data["splits"].values())
+    lean = runner.invoke(app, ["stats", str(dataset), "--json", "--no-plausibility"])
+    assert lean.exit_code == 0, lean.output
+    data = json.loads(lean.stdout)
+    assert "plausibility" not in data["totals"]
+    assert not any("plausibility" in s for s in data["splits"].values())
+    assert data["totals"]["placed_instances"] == 3
+    assert "plausibility of placed objects" in runner.invoke(app, ["stats", str(dataset)]).output
+    table = runner.invoke(app, ["stats", str(dataset), "--no-plausibility"])
+    assert table.exit_code == 0, table.output
+    assert "plausibility of placed objects" not in table.output
+
+
 def test_preview_default_and_custom_out(dataset: Path, tmp_path: Path) -> None:
     result = runner.invoke(app, ["preview", str(dataset), "--n", "2"])
     assert result.exit_code == 0, result.output
