@@ -63,12 +63,31 @@ def gradient_mean(grey: npt.NDArray[np.float32], region: npt.NDArray[np.bool_]) 
     return float(np.sqrt(gx * gx + gy * gy)[region].mean())
 
 
+def _grouped_median(values: npt.NDArray[np.float32]) -> float:
+    """Median of non-negative values that are integers (8-bit data through an integer kernel).
+
+    The plain median of integers is a coarse integer; the grouped median interpolates within the bin,
+    treating ``k`` as the interval ``[k - 0.5, k + 0.5]`` (``[0, 0.5]`` for ``k = 0``).
+    """
+    counts = np.bincount(np.rint(values).astype(np.int64))
+    if counts.size == 1:  # all zero: a flat (noise-free) region
+        return 0.0
+    half = values.size / 2.0
+    cum = np.cumsum(counts)
+    k = int(np.searchsorted(cum, half))
+    below = float(cum[k - 1]) if k > 0 else 0.0
+    lo, width = (0.0, 0.5) if k == 0 else (k - 0.5, 1.0)
+    return lo + (half - below) / float(counts[k]) * width
+
+
 def noise_sigma(grey: npt.NDArray[np.float32], region: npt.NDArray[np.bool_]) -> float:
     """Robust noise std (grey levels) of ``grey`` over ``region`` (0.0 for an empty region)."""
     if not region.any():
         return 0.0
-    response = cv2.filter2D(grey, cv2.CV_32F, _NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)
-    return float(_NOISE_SCALE * np.median(np.abs(response[region])))
+    response = np.abs(cv2.filter2D(grey, cv2.CV_32F, _NOISE_KERNEL, borderType=cv2.BORDER_REFLECT)[region])
+    integral = bool(np.all(grey == np.rint(grey)))
+    median = _grouped_median(response) if integral else float(np.median(response))
+    return float(_NOISE_SCALE * median)
 
 
 def ring_texture(window_rgb: npt.NDArray[np.uint8], ring: npt.NDArray[np.bool_]) -> tuple[float, float]:
