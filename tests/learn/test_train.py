@@ -52,9 +52,9 @@ def _auroc(module: OodforgeModule, loader: DataLoader) -> float:
     return pm.compute().auroc
 
 
-def _losses(log_dir: Path) -> list[float]:
+def _losses(log_dir: Path, key: str = "train/loss") -> list[float]:
     with (log_dir / "metrics.csv").open() as fh:
-        return [float(r["train/loss"]) for r in csv.DictReader(fh) if r.get("train/loss")]
+        return [float(r[key]) for r in csv.DictReader(fh) if r.get(key)]
 
 
 def test_oe_training_lowers_the_loss_and_raises_auroc_on_held_out_pastes(tmp_path, demo_world):
@@ -66,8 +66,12 @@ def test_oe_training_lowers_the_loss_and_raises_auroc_on_held_out_pastes(tmp_pat
     result = train(cfg)
     losses = _losses(result.log_dir)
     assert np.mean(losses[-3:]) < 0.8 * np.mean(losses[:3])
+    oe = _losses(result.log_dir, "train/oe")
+    assert np.mean(oe[-2:]) < 0.6 * np.mean(oe[:2])  # the outlier-exposure term itself is learned
     after = _auroc(OodforgeModule.load_from_checkpoint(result.last_checkpoint), loader)
-    assert after > before + 0.1, (before, after)
+    # 15 steps from scratch on 6 frames: the held-out gain is real but small since pastes are lit, blurred and
+    # shadowed like the scene (it was +0.17 with the old crisp, repainted pastes); deterministic on the CPU
+    assert after > before + 0.05, (before, after)
     assert (result.output_dir / "tensorboard").is_dir()
     assert (result.output_dir / "config.resolved.yaml").is_file()
 
