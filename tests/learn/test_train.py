@@ -13,6 +13,7 @@ import yaml
 from torch.utils.data import DataLoader
 from typer.testing import CliRunner
 
+from oodforge._io import read_image_rgb
 from oodforge.cli.main import app
 from oodforge.errors import ConfigError
 from oodforge.learn.lightning_module import OodforgeModule, anomaly_score
@@ -104,18 +105,34 @@ def test_predict_and_segeval_cli(tmp_path, demo_world):
     result = train(_config(tmp_path, demo_world, "semantic", {"optim.max_epochs": 1, "data.weighted_sampler": True}))
     runner = CliRunner()
     img = sorted((demo_world / "world" / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))[0]
-    res = runner.invoke(app, ["predict", str(result.last_checkpoint), str(img), str(tmp_path / "overlay.png")])
+    res = runner.invoke(app, ["predict", str(img), str(tmp_path / "overlay.png"), "-c", str(result.last_checkpoint)])
     assert res.exit_code == 0, res.output
     assert (tmp_path / "overlay.png").stat().st_size > 1000
     folder = img.parent
-    res = runner.invoke(app, ["predict", str(result.last_checkpoint), str(folder), str(tmp_path / "pred")])
+    ckpt = str(result.last_checkpoint)
+    res = runner.invoke(app, ["predict", str(folder), str(tmp_path / "pred"), "-c", ckpt, "--logits"])
     assert res.exit_code == 0, res.output
+    assert "normalization none" in res.output and "scale 0.5" in res.output  # the recorded convention
     ids = sorted(p.name.removesuffix("_leftImg8bit.png") for p in folder.glob("*_leftImg8bit.png"))
     assert sorted(p.stem for p in (tmp_path / "pred" / "scores").glob("*.npy")) == ids
+    logits = np.load(tmp_path / "pred" / "logits" / f"{ids[0]}.npy")
+    image = read_image_rgb(folder / f"{ids[0]}_leftImg8bit.png")
+    assert logits.dtype == np.float16 and logits.shape == (19, *image.shape[:2])
+    # the same state dict as a plain weights file, through --model/--weights: same predictions
+    state = torch.load(ckpt, map_location="cpu", weights_only=False)["state_dict"]
+    torch.save({"model_state": {"module." + k.removeprefix("model."): v for k, v in state.items()}}, tmp_path / "w.pth")
+    res = runner.invoke(
+        app, ["predict", str(folder), str(tmp_path / "pred2"), "--model", "erfnet", "--weights", str(tmp_path / "w.pth"),
+              "--input-scale", "0.5"],
+    )  # fmt: skip
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "pred2" / "labelIds" / f"{ids[0]}.png").read_bytes() == (
+        tmp_path / "pred" / "labelIds" / f"{ids[0]}.png"
+    ).read_bytes()
     label = (tmp_path / "pred" / "labelIds" / f"{ids[0]}.png").read_bytes()
     assert label[:8] == b"\x89PNG\r\n\x1a\n"
     res = runner.invoke(
-        app, ["segeval", str(result.last_checkpoint), "--root", str(demo_world / "world" / "cityscapes"),
+        app, ["segeval", "-c", str(result.last_checkpoint), "--root", str(demo_world / "world" / "cityscapes"),
               "--limit", "2", "--vis", str(tmp_path / "vis")],
     )  # fmt: skip
     assert res.exit_code == 0, res.output
@@ -134,3 +151,29 @@ def test_config_errors_are_one_line(tmp_path, demo_world):
     assert res.exit_code == 2
     assert "needs a 'paste' section" in res.output
     assert len(res.output.strip().splitlines()) == 1
+
+
+def test_model_and_checkpoint_errors_are_one_line(tmp_path, demo_world):
+    runner = CliRunner()
+    img = sorted((demo_world / "world" / "cityscapes" / "leftImg8bit" / "val").rglob("*.png"))[0]
+    junk = tmp_path / "junk.ckpt"
+    junk.write_bytes(b"not a checkpoint")
+    for args, expected in (
+        (["predict", str(img), str(tmp_path / "o.png"), "-c", str(junk)], "not a checkpoint written by `oodforge train`"),
+        (["predict", str(img), str(tmp_path / "o.png")], "no model: give --checkpoint"),
+        (["predict", str(img), str(tmp_path / "o.png"), "--model", "erfnett", "--weights", str(junk)],
+         "not a registered model"),
+        (["segeval", "--root", str(tmp_path), "--model", "erfnet", "--weights", str(tmp_path / "nope.pth")],
+         "model weights file not found"),
+    ):  # fmt: skip
+        res = runner.invoke(app, args)
+        assert res.exit_code == 2, (args, res.output)
+        assert expected in res.output and "Traceback" not in res.output
+    missing_init = _config(tmp_path, demo_world, "oe", {"model.init_checkpoint": str(tmp_path / "none.ckpt")})
+    res = runner.invoke(app, ["train", str(missing_init)])
+    assert res.exit_code == 2 and "model.init_checkpoint" in res.output and "not found" in res.output
+    bad_name = _config(tmp_path, demo_world, "semantic", {"model.name": "erfnett"})
+    res = runner.invoke(app, ["train", str(bad_name)])
+    assert res.exit_code == 2 and "model.name" in res.output and "erfnet" in res.output
+    res = runner.invoke(app, ["train", str(bad_name), "--checkpoint", str(tmp_path / "x.ckpt")])
+    assert res.exit_code == 2

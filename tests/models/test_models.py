@@ -9,18 +9,20 @@ import pytest
 torch = pytest.importorskip("torch")
 F = torch.nn.functional
 
-from oodforge.errors import ShapeError, ValueCheckError  # noqa: E402
+from oodforge.errors import ShapeError, UsageError, ValueCheckError  # noqa: E402
 from oodforge.models import DeepLabV3, DeepLabV3Plus, SegmentationModel, create_model, list_models  # noqa: E402
 from oodforge.scores import mask_class_pixel_scores, maxlogit_score, rba_score  # noqa: E402
 
 # big models: construct, count parameters and run one no-grad forward at 32×32 only
-HEAVY = ("*resnet101", "eomt_vit_base")
+HEAVY = ("*resnet101*", "*_vainf", "eomt_vit_base")
 PARAMS_M = {  # parameter counts (millions) with NUM_CLASSES = 5
     "erfnet": 2.06,
-    "deeplabv3_resnet50": 39.05,
-    "deeplabv3_resnet101": 58.04,
-    "deeplabv3plus_resnet50": 40.35,
-    "deeplabv3plus_resnet101": 59.35,
+    "deeplabv3_resnet50": 39.63,
+    "deeplabv3_resnet101": 58.63,
+    "deeplabv3_resnet50_vainf": 39.63,
+    "deeplabv3_resnet101_vainf": 58.63,
+    "deeplabv3plus_resnet50": 39.76,
+    "deeplabv3plus_resnet101": 58.75,
     "eomt_vit_tiny": 2.38,
     "eomt_vit_small": 23.89,
     "eomt_vit_base": 93.50,
@@ -73,10 +75,10 @@ def test_model_contract(name: str) -> None:
             out = model(torch.randn(1, 3, 32, 32))
         _check_outputs(model, out, 1, 32, 32)
         return
-    if isinstance(model, DeepLabV3):
-        rates = [m.dilation[0] for m in model.aspp.convs[1:].modules() if isinstance(m, torch.nn.Conv2d)]
-        assert rates == [6, 12, 18] and model.backbone.output_stride == 16
-    h, w = (64, 64) if isinstance(model, DeepLabV3) else (64, 128)  # keep the ResNet-50 backward cheap
+    deeplab = isinstance(model, (DeepLabV3, DeepLabV3Plus))
+    if deeplab:  # torchvision's DeepLabV3 runs at output stride 8, VainF's DeepLabV3+ at 16
+        assert (model.aspp.rates, model.backbone.output_stride) in [((12, 24, 36), 8), ((6, 12, 18), 16)]
+    h, w = (64, 64) if deeplab else (64, 128)  # keep the ResNet-50 backward cheap
     x = torch.randn(2, 3, h, w, generator=torch.Generator().manual_seed(1))
     out = model(x)
     _check_outputs(model, out, 2, h, w)
@@ -117,13 +119,17 @@ def test_erfnet_any_size_and_features() -> None:
 
 def test_deeplab_output_stride_8_and_batch_of_one() -> None:
     model = DeepLabV3Plus(NUM_CLASSES, output_stride=8)
-    assert model.backbone.output_stride == 8
-    rates = [m.dilation[0] for m in model.aspp.convs[1:].modules() if isinstance(m, torch.nn.Conv2d)]
-    assert rates == [12, 24, 36]
-    out = model(torch.randn(1, 3, 32, 32))  # training mode with one image: the pooling branch has no batch norm
-    assert out["features"].shape == (1, 256, 4, 4)
-    assert out["logits"].shape == (1, NUM_CLASSES, 32, 32)
+    assert model.backbone.output_stride == 8 and model.aspp.rates == (12, 24, 36)
+    out = model(torch.randn(2, 3, 32, 32))
+    assert out["features"].shape == (2, 256, 4, 4)
+    assert out["logits"].shape == (2, NUM_CLASSES, 32, 32)
     out["logits"].mean().backward()
+    # the image-pooling branch has batch norm (as the public models): one image trains only with frozen BN
+    with pytest.raises(UsageError, match="at least 2 images in training mode"):
+        model(torch.randn(1, 3, 32, 32))
+    model.eval()
+    with torch.no_grad():
+        assert model(torch.randn(1, 3, 32, 32))["logits"].shape == (1, NUM_CLASSES, 32, 32)
 
 
 def test_eomt_aux_outputs() -> None:

@@ -9,6 +9,19 @@ import typer
 from rich.table import Table
 
 from oodforge.cli._common import console, handle_errors
+from oodforge.cli._model_options import (
+    ChannelOrderOpt,
+    CheckpointOpt,
+    DeviceOpt,
+    InputScaleOpt,
+    InputSizeOpt,
+    ModelOpt,
+    NormalizationOpt,
+    NumClassesOpt,
+    ShortSideOpt,
+    WeightsOpt,
+    build_predictor,
+)
 from oodforge.cli._progress import staged_progress
 from oodforge.errors import UsageError
 
@@ -50,53 +63,84 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def predict(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint written by `oodforge train`."),
         source: Path = typer.Argument(..., help="An image, or a folder of images (searched recursively)."),
         out: Path = typer.Argument(..., help="Overlay PNG (for one image) or output folder (for a folder)."),
-        device: str | None = typer.Option(None, "--device", help="cpu or cuda (default: cuda when present)."),
+        checkpoint: CheckpointOpt = None,
+        model: ModelOpt = None,
+        weights: WeightsOpt = None,
+        num_classes: NumClassesOpt = None,
+        logits: bool = typer.Option(False, "--logits", help="Folder: also write float16 (C, H, W) logits."),
+        device: DeviceOpt = None,
+        normalization: NormalizationOpt = None,
+        input_size: InputSizeOpt = None,
+        short_side: ShortSideOpt = None,
+        input_scale: InputScaleOpt = None,
+        channel_order: ChannelOrderOpt = None,
     ) -> None:
-        """One image -> overlay PNG; a folder -> Cityscapes labelIds PNGs and anomaly score maps for `oodforge eval`."""
+        """One image -> overlay PNG; a folder -> Cityscapes labelIds PNGs, anomaly score maps (and logits)."""
         _require_learn()
-        from oodforge.learn.predict import load_module, predict_folder, predict_image
+        from oodforge.learn.predict import predict_folder, predict_image
 
         if not source.exists():
             raise UsageError(f"{source}: not found; expected an image or a folder of images")
-        module = load_module(checkpoint, device)
+        pred = build_predictor(
+            checkpoint, model, weights, num_classes, device, normalization=normalization, input_size=input_size,
+            short_side=short_side, input_scale=input_scale, channel_order=channel_order,
+        )  # fmt: skip
+        console.print(f"model: {pred.description}; input: {pred.convention.describe()}", highlight=False)
         if source.is_file():
-            console.print(f"overlay: {predict_image(module, source, out)}")
+            console.print(f"overlay: {predict_image(pred, source, out)}")
             return
         with staged_progress() as progress:
-            n = predict_folder(module, source, out, progress=lambda d, t: progress("predict", d, t))  # type: ignore[operator]
-        console.print(f"{n} image(s): labelIds in {out / 'labelIds'}, anomaly scores in {out / 'scores'}")
+            n = predict_folder(pred, source, out, logits=logits, progress=lambda d, t: progress("predict", d, t))  # type: ignore[operator]
+        extra = f", logits in {out / 'logits'}" if logits else ""
+        console.print(f"{n} image(s): labelIds in {out / 'labelIds'}, anomaly scores in {out / 'scores'}{extra}")
 
     @app.command()
     @handle_errors
     def segeval(
-        checkpoint: Path = typer.Argument(..., help="Checkpoint written by `oodforge train`."),
         root: Path = typer.Option(..., "--root", help="Cityscapes root."),
+        checkpoint: CheckpointOpt = None,
+        model: ModelOpt = None,
+        weights: WeightsOpt = None,
+        num_classes: NumClassesOpt = None,
         split: str = typer.Option("val", "--split", help="Cityscapes split with labels."),
         limit: int | None = typer.Option(None, "--limit", help="Only the first N images."),
         vis: Path | None = typer.Option(None, "--vis", help="Write image | prediction | ground truth PNGs here."),
         n_vis: int = typer.Option(8, "--n-vis", help="How many visualisations."),
-        device: str | None = typer.Option(None, "--device", help="cpu or cuda."),
+        device: DeviceOpt = None,
+        normalization: NormalizationOpt = None,
+        input_size: InputSizeOpt = None,
+        short_side: ShortSideOpt = None,
+        input_scale: InputScaleOpt = None,
+        channel_order: ChannelOrderOpt = None,
     ) -> None:
-        """Pixel accuracy, per-class IoU and mIoU of a checkpoint on a Cityscapes split."""
+        """Pixel accuracy, per-class IoU and mIoU (19 evaluation classes) of a model on a Cityscapes split."""
         _require_learn()
-        from oodforge.learn.predict import load_module
-        from oodforge.learn.segeval import segment_evaluate
+        from oodforge.learn.segeval import N_EVAL_CLASSES, segment_evaluate
         from oodforge.sources.cityscapes_labels import TRAIN_ID_NAMES
 
-        module = load_module(checkpoint, device)
+        pred = build_predictor(
+            checkpoint, model, weights, num_classes, device, normalization=normalization, input_size=input_size,
+            short_side=short_side, input_scale=input_scale, channel_order=channel_order,
+        )  # fmt: skip
+        console.print(f"model: {pred.description}; input: {pred.convention.describe()}", highlight=False)
         with staged_progress() as progress:
             res = segment_evaluate(
-                module, root, split, limit=limit, vis_dir=vis, n_vis=n_vis,
+                pred, root, split, limit=limit, vis_dir=vis, n_vis=n_vis,
                 progress=lambda d, t: progress("segeval", d, t),  # type: ignore[operator]
             )  # fmt: skip
-        table = Table(title=f"{checkpoint.name} on {split}", title_justify="left")
+        table = Table(title=f"{pred.description} on {split}", title_justify="left")
         table.add_column("class")
         table.add_column("IoU %", justify="right")
-        for name, iou in zip(TRAIN_ID_NAMES, res.iou, strict=False):
+        for name, iou in zip(TRAIN_ID_NAMES, res.iou[:N_EVAL_CLASSES], strict=False):
             table.add_row(name, "n/a" if iou != iou else f"{100 * iou:.2f}")
-        table.add_row("[bold]mIoU[/]", f"{100 * res.miou:.2f}")
+        table.add_row("[bold]mIoU[/] (19 classes)", f"{100 * res.miou:.2f}")
         table.add_row("[bold]pixel accuracy[/]", f"{100 * res.pixel_accuracy:.2f}")
         console.print(table)
+        if pred.num_classes > N_EVAL_CLASSES:
+            console.print(
+                f"note: the model has {pred.num_classes} outputs; outputs {N_EVAL_CLASSES}.. (void) are not evaluation "
+                f"classes: they were predicted on {100 * res.extra_prediction_share:.2f} % of the labelled pixels, "
+                "counted as misses"
+            )

@@ -27,7 +27,7 @@ from oodforge.learn.losses import (
 )
 from oodforge.learn.train_config import TrainConfig
 from oodforge.metrics import PixelMetrics, SemanticMetrics
-from oodforge.models import create_model
+from oodforge.models import InputConvention, create_model
 
 __all__ = ["OodforgeModule", "anomaly_score"]
 
@@ -66,6 +66,10 @@ class OodforgeModule(L.LightningModule):
         weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
         self.register_buffer("class_weights", weights, persistent=False)
         self._sem = SemanticMetrics(m.num_classes)
+        from oodforge.learn.train import training_convention
+
+        #: how images are prepared for this model (recorded in its checkpoints)
+        self.input_convention: InputConvention = training_convention(self.cfg)
         self._pix = PixelMetrics(protocol="fishyscapes", single_class="nan")
 
     # ------------------------------------------------------------------ steps
@@ -169,11 +173,19 @@ class OodforgeModule(L.LightningModule):
 
     # ------------------------------------------------------- exact resumption
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the torch RNG state (dropout) so a resumed run takes the same next step."""
+        """Keep the torch RNG state (dropout) so a resumed run takes the same next step, and the input convention."""
         checkpoint["oodforge_rng"] = torch.get_rng_state()
+        checkpoint["input_convention"] = self.input_convention.to_dict()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Restore the RNG state saved by :meth:`on_save_checkpoint`."""
+        """Restore the RNG state saved by :meth:`on_save_checkpoint` and the recorded input convention."""
         state = checkpoint.get("oodforge_rng")
         if state is not None:
             torch.set_rng_state(state)
+        recorded = checkpoint.get("input_convention")
+        # checkpoints from before conventions were recorded were trained on ImageNet-normalised input
+        self.input_convention = (
+            InputConvention.from_dict(recorded)
+            if recorded is not None
+            else InputConvention(normalization="imagenet", scale=self.cfg.data.val_scale, pad_multiple=32)
+        )

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import torch
 
 from oodforge._io import atomic_write_bytes, encode_png
-from oodforge.learn.predict import predict_arrays
+from oodforge.learn.predict import Predictor, predict_arrays
 from oodforge.metrics import SemanticMetrics, SemanticResult
 from oodforge.sources.cityscapes import frame_paths, list_image_ids, load_label_ids
 from oodforge.sources.cityscapes_labels import label_id_to_train_id_lut, train_id_colors
 
-__all__ = ["segment_evaluate"]
+__all__ = ["N_EVAL_CLASSES", "segment_evaluate"]
+
+#: The Cityscapes evaluation classes (train ids 0..18).
+N_EVAL_CLASSES = 19
 
 
 def segment_evaluate(
-    module: torch.nn.Module,
+    predictor: Predictor,
     root: Path,
     split: str = "val",
     *,
@@ -28,10 +29,13 @@ def segment_evaluate(
     n_vis: int = 8,
     progress: Callable[[int, int], None] | None = None,
 ) -> SemanticResult:
-    """Stream the semantic metrics of ``module`` over a split (labelIds → train ids, void ignored).
+    """Stream the semantic metrics of a model over a split (labelIds → train ids, void ignored).
+
+    The mIoU and pixel accuracy are over the 19 Cityscapes evaluation classes: a model's extra outputs
+    (a void 20th class) are never a correct answer (see :class:`~oodforge.metrics.SemanticMetrics`).
 
     Args:
-        module: a loaded checkpoint (:func:`oodforge.learn.predict.load_module`).
+        predictor: a loaded model (:func:`oodforge.learn.predict.load_predictor`).
         root: Cityscapes root.
         split: source split with labels.
         limit: only the first N images (sorted ids).
@@ -43,16 +47,16 @@ def segment_evaluate(
 
     ids = list_image_ids(root, split)[:limit]
     lut, pal = label_id_to_train_id_lut(), train_id_colors()
-    cfg: Any = getattr(module, "cfg", None)
-    metrics = SemanticMetrics(int(cfg.model.num_classes) if cfg is not None else 19)
+    k = max(predictor.num_classes, N_EVAL_CLASSES)
+    metrics = SemanticMetrics(k, eval_classes=N_EVAL_CLASSES)
     for i, image_id in enumerate(ids):
         frame = frame_paths(root, split, image_id)
         image = read_image_rgb(frame.image_path)
         target = lut[load_label_ids(frame.label_path)]
-        pred, _ = predict_arrays(module, image)
+        pred, _ = predict_arrays(predictor, image)
         metrics.update(pred, target)
         if vis_dir is not None and i < n_vis:
-            panel = np.concatenate([image, pal[pred], pal[target]], axis=1)
+            panel = np.concatenate([image, pal[np.where(pred < N_EVAL_CLASSES, pred, 255)], pal[target]], axis=1)
             atomic_write_bytes(vis_dir / f"{image_id}.png", encode_png(panel, 3))
         if progress:
             progress(i + 1, len(ids))

@@ -22,8 +22,9 @@ from oodforge._io import atomic_write_text
 from oodforge._seeding import stable_uint64
 from oodforge.errors import UsageError
 from oodforge.learn.train_config import TrainConfig, load_train_config
+from oodforge.models import InputConvention, is_model, list_models, model_convention
 
-__all__ = ["EpochSeededSampler", "TrainResult", "build_datasets", "train"]
+__all__ = ["EpochSeededSampler", "TrainResult", "build_datasets", "check_run_inputs", "train", "training_convention"]
 
 
 class EpochSeededSampler(Sampler[int]):
@@ -71,6 +72,37 @@ def _paste(cfg: TrainConfig) -> Any:
     )
 
 
+def training_convention(cfg: TrainConfig) -> InputConvention:
+    """The input convention a run trains (and so predicts) with: the model's normalisation at ``val_scale``."""
+    base = model_convention(cfg.model.name, **cfg.model.kwargs)
+    return InputConvention(
+        normalization=base.normalization, mean=base.mean, std=base.std, channel_order=base.channel_order,
+        scale=cfg.data.val_scale, pad_multiple=max(base.pad_multiple, 32),
+    )  # fmt: skip
+
+
+def check_run_inputs(cfg: TrainConfig) -> None:
+    """Fail early, in one line, on a model name or an initial checkpoint that cannot work."""
+    if not is_model(cfg.model.name):
+        raise UsageError(f"model.name: {cfg.model.name!r} is not a registered model; expected one of "
+                         f"{', '.join(list_models())}")  # fmt: skip
+    init = cfg.model.init_checkpoint
+    if init is not None and not Path(init).is_file():
+        raise UsageError(f"model.init_checkpoint: {init} not found; expected a checkpoint of `oodforge train`")
+
+
+def _init_state(path: str) -> dict[str, torch.Tensor]:
+    """The model weights of an ``oodforge train`` checkpoint (``model.*`` entries of its state dict)."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
+    except Exception as exc:  # torch / pickle raise many kinds
+        raise UsageError(
+            f"model.init_checkpoint: {path} is not a checkpoint of `oodforge train` ({type(exc).__name__}); "
+            "for published weights use model.pretrained_path"
+        ) from None
+    return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
+
+
 def build_datasets(cfg: TrainConfig) -> tuple[Dataset[Any], Dataset[Any]]:
     """Training and validation datasets of a config (validation pastes are fixed: epoch 0)."""
     from oodforge.learn.data import CityscapesSegmentation
@@ -81,19 +113,20 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset[Any], Dataset[Any]]:
     root = Path(d.cityscapes_root)
     train_ids = list_image_ids(root, d.train_split)[: d.max_train_images]
     val_ids = list_image_ids(root, d.val_split)[: d.max_val_images]
+    mean, std = training_convention(cfg).mean_std()  # the model's own normalisation
     train: Dataset[Any] = CityscapesSegmentation(
         root, d.train_split, crop_size=d.crop_size, scale_range=d.scale_range, hflip=d.hflip, seed=cfg.seed,
-        image_ids=train_ids,
+        image_ids=train_ids, mean=mean, std=std,
     )  # fmt: skip
     val: Dataset[Any] = CityscapesSegmentation(
         root, d.val_split, crop_size=None, scale_range=(d.val_scale, d.val_scale), hflip=False, seed=cfg.seed,
-        image_ids=val_ids,
+        image_ids=val_ids, mean=mean, std=std,
     )  # fmt: skip
     if cfg.task in ("oe", "head"):
         paste = _paste(cfg)
-        train = OutlierPasteDataset(train, paste)
+        train = OutlierPasteDataset(train, paste, mean=mean, std=std)
         val_paste = type(paste)(paste.config.model_copy(update={"p": 1.0}), paste.pool_path, paste.images_root)
-        val = OutlierPasteDataset(val, val_paste)
+        val = OutlierPasteDataset(val, val_paste, mean=mean, std=std)
     return train, val
 
 
@@ -127,10 +160,12 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     ckpt_path: str | None = None
+    check_run_inputs(cfg)
     if resume:
         ckpt = out / "checkpoints" / "last.ckpt" if resume is True else Path(resume)
         if not ckpt.is_file():
-            raise UsageError(f"--resume: checkpoint {ckpt} not found")
+            flag = "--resume" if resume is True else "--checkpoint"
+            raise UsageError(f"{flag}: checkpoint {ckpt} not found")
         ckpt_path = str(ckpt)
     torch.manual_seed(cfg.seed)
     train_ds, val_ds = build_datasets(cfg)
@@ -147,9 +182,13 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
     val_dl = DataLoader(val_ds, batch_size=d.val_batch_size, shuffle=False, **loader_kw)
     if ckpt_path is None and cfg.model.init_checkpoint:
         module = OodforgeModule(cfg.model_dump(mode="json"), _class_weights(cfg, train_ds))
-        state = torch.load(cfg.model.init_checkpoint, map_location="cpu", weights_only=False)["state_dict"]
-        model_state = {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
-        module.model.load_state_dict(model_state)
+        try:
+            module.model.load_state_dict(_init_state(cfg.model.init_checkpoint))
+        except RuntimeError as exc:
+            first = (str(exc).strip().splitlines() or [""])[0]
+            where = f"model.init_checkpoint: {cfg.model.init_checkpoint}"
+            what = f"model {cfg.model.name!r} with {cfg.model.num_classes} classes"
+            raise UsageError(f"{where} does not fit {what} ({first})") from None
     else:
         module = OodforgeModule(cfg.model_dump(mode="json"), _class_weights(cfg, train_ds))
     oc, tc = cfg.optim, cfg.trainer

@@ -26,14 +26,25 @@ class SemanticResult:
     Attributes:
         confusion: (K, K) int64, rows = target class, columns = predicted class.
         iou: (K,) float64 per-class IoU, NaN for classes absent from target and prediction.
-        miou: Mean of the non-NaN IoUs (NaN if none).
+        miou: Mean of the non-NaN IoUs of the evaluation classes (NaN if none).
         pixel_accuracy: Correct pixels / counted pixels (NaN if none).
+        eval_classes: The first ``eval_classes`` classes are averaged into ``miou``; the others (e.g. a void
+            20th output of a 19-class Cityscapes model) are never a correct answer: a labelled pixel
+            predicted as one of them counts against its true class.
     """
 
     confusion: np.ndarray
     iou: np.ndarray
     miou: float
     pixel_accuracy: float
+    eval_classes: int = 0
+
+    @property
+    def extra_prediction_share(self) -> float:
+        """Share of counted pixels predicted as a class beyond the evaluation classes (0 without any)."""
+        total = self.confusion.sum()
+        k = self.eval_classes or self.confusion.shape[0]
+        return float(self.confusion[:, k:].sum() / total) if total else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (arrays as lists, NaN kept as float NaN)."""
@@ -42,6 +53,7 @@ class SemanticResult:
             "iou": self.iou.tolist(),
             "miou": self.miou,
             "pixel_accuracy": self.pixel_accuracy,
+            "eval_classes": self.eval_classes or int(self.confusion.shape[0]),
         }
 
 
@@ -77,23 +89,26 @@ def _update(confusion: np.ndarray, preds: np.ndarray, target: np.ndarray, ignore
     confusion += np.bincount(idx, minlength=k * k).reshape(k, k)
 
 
-def _compute(confusion: np.ndarray) -> SemanticResult:
+def _compute(confusion: np.ndarray, eval_classes: int | None = None) -> SemanticResult:
+    k = confusion.shape[0] if eval_classes is None else min(int(eval_classes), confusion.shape[0])
     tp = np.diag(confusion).astype(np.float64)
     union = confusion.sum(0) + confusion.sum(1) - tp
-    total = confusion.sum()
+    total = confusion[:k].sum()
     with np.errstate(invalid="ignore", divide="ignore"):
         iou = tp / union
-    miou = float(np.nanmean(iou)) if np.isfinite(iou).any() else float("nan")
-    acc = float(tp.sum() / total) if total else float("nan")
-    return SemanticResult(confusion.copy(), iou, miou, acc)
+    miou = float(np.nanmean(iou[:k])) if np.isfinite(iou[:k]).any() else float("nan")
+    acc = float(tp[:k].sum() / total) if total else float("nan")
+    return SemanticResult(confusion.copy(), iou, miou, acc, k)
 
 
 class SemanticMetrics:
     """Streaming confusion matrix over (H, W) or (B, H, W) class-id maps (state: K x K int64).
 
     Args:
-        num_classes: Number of classes K.
+        num_classes: Number of classes K (the model's outputs).
         ignore_index: Target value to skip (default 255); None counts every pixel.
+        eval_classes: Average the mIoU over the first this many classes (default: all K); e.g. 19 for a
+            Cityscapes model with a 20th void output, whose predictions then count as misses.
 
     Example:
         >>> import numpy as np
@@ -104,10 +119,13 @@ class SemanticMetrics:
         ([1.0, 0.5, 0.0], 0.5, 0.6667)
     """
 
-    def __init__(self, num_classes: int, *, ignore_index: int | None = 255) -> None:
+    def __init__(self, num_classes: int, *, ignore_index: int | None = 255, eval_classes: int | None = None) -> None:
         _check_args(num_classes, ignore_index)
+        if eval_classes is not None and not 1 <= eval_classes <= num_classes:
+            raise ValueCheckError(f"Expected `eval_classes` in [1, {num_classes}], but got {eval_classes!r}")
         self.num_classes = int(num_classes)
         self.ignore_index = ignore_index
+        self.eval_classes = eval_classes
         self.confusion = np.zeros((self.num_classes, self.num_classes), dtype=np.int64)
 
     def update(self, preds: Any, target: Any) -> None:
@@ -123,14 +141,16 @@ class SemanticMetrics:
 
     def compute(self) -> SemanticResult:
         """Metrics of every pixel seen so far."""
-        return _compute(self.confusion)
+        return _compute(self.confusion, self.eval_classes)
 
     def reset(self) -> None:
         """Zero the confusion matrix."""
         self.confusion[:] = 0
 
 
-def semantic_metrics(preds: Any, target: Any, num_classes: int, *, ignore_index: int | None = 255) -> SemanticResult:
+def semantic_metrics(
+    preds: Any, target: Any, num_classes: int, *, ignore_index: int | None = 255, eval_classes: int | None = None
+) -> SemanticResult:
     """Functional twin of :class:`SemanticMetrics`.
 
     Args:
@@ -138,6 +158,7 @@ def semantic_metrics(preds: Any, target: Any, num_classes: int, *, ignore_index:
         target: Target class ids of the same shape; ``ignore_index`` pixels are skipped.
         num_classes: Number of classes K.
         ignore_index: Target value to skip (default 255); None counts every pixel.
+        eval_classes: Average the mIoU over the first this many classes (default: all).
 
     Returns:
         Confusion matrix, per-class IoU, mIoU and pixel accuracy.
@@ -148,7 +169,6 @@ def semantic_metrics(preds: Any, target: Any, num_classes: int, *, ignore_index:
         >>> r.confusion.tolist(), r.pixel_accuracy
         ([[1, 0], [1, 2]], 0.75)
     """
-    _check_args(num_classes, ignore_index)
-    confusion = np.zeros((int(num_classes), int(num_classes)), dtype=np.int64)
-    _update(confusion, *_check_inputs(preds, target), ignore_index)
-    return _compute(confusion)
+    m = SemanticMetrics(int(num_classes), ignore_index=ignore_index, eval_classes=eval_classes)
+    m.update(preds, target)
+    return m.compute()

@@ -3,8 +3,11 @@
 Needs torch (``pip install 'oodforge[torch]'``); ``import oodforge`` does not import this package.
 Every model maps a (B, 3, H, W) float batch to a dict with ``"logits"`` (B, C, H, W) and ``"features"``;
 mask-classification models (EoMT) add ``"class_logits"``, ``"mask_logits"`` and ``"pixel_scores"`` for
-RbA (see :class:`SegmentationModel`). Pretrained weights are only read from local paths given by the
-user: ``create_model(name, pretrained_path=...)`` for a whole model, ``backbone_weights=...`` (or
+RbA (see :class:`SegmentationModel`). Each model class owns its published input convention
+(:class:`InputConvention`: normalisation, channel order, input size, stride multiple). Pretrained
+weights are only read from local paths given by the user: ``create_model(name, pretrained_path=...)``
+for a whole model (published containers, prefixes and quantised files included; the class count can be
+read from the file), ``backbone_weights=...`` (or
 :func:`load_backbone_weights` / :func:`load_dinov2_weights`) for torchvision ResNet and DINOv2 files.
 
 Example:
@@ -23,8 +26,16 @@ except ImportError as exc:  # pragma: no cover - exercised only without torch
     raise ImportError("oodforge.models needs torch: pip install 'oodforge[torch]'") from exc
 
 from oodforge.models._base import SegmentationModel
-from oodforge.models._registry import create_model, is_model, list_models, register_model
+from oodforge.models._registry import (
+    create_model,
+    infer_num_classes,
+    is_model,
+    list_models,
+    model_convention,
+    register_model,
+)
 from oodforge.models._weights import LoadReport, load_model_weights
+from oodforge.models.convention import InputConvention
 from oodforge.models.deeplab import DeepLabV3, DeepLabV3Plus
 from oodforge.models.eomt import EoMT
 from oodforge.models.erfnet import ERFNet
@@ -36,15 +47,18 @@ __all__ = [
     "DeepLabV3Plus",
     "ERFNet",
     "EoMT",
+    "InputConvention",
     "LoadReport",
     "ResNet",
     "SegmentationModel",
     "ViTEncoder",
     "create_model",
+    "infer_num_classes",
     "is_model",
     "list_models",
     "load_backbone_weights",
     "load_dinov2_weights",
     "load_model_weights",
+    "model_convention",
     "register_model",
 ]

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from oodforge.errors import ShapeError, ValueCheckError
+from oodforge.models.convention import InputConvention
 
 __all__ = ["SegmentationModel", "check_images"]
 
@@ -51,9 +52,15 @@ class SegmentationModel(nn.Module):
         num_classes: Number of semantic classes C.
         num_features: Channels of ``forward_features(x)["out"]``.
         input_multiple: H and W of the input must be multiples of this.
+        input_convention: How images must be prepared for this model when nothing else is known (weights
+            from outside): the published convention of its usual weights (ImageNet-normalised RGB by
+            default); a checkpoint of ``oodforge train`` records its own.
     """
 
     is_mask_classification: ClassVar[bool] = False
+    #: key prefixes of published weight files that this model has no use for (loaded files may carry them)
+    auxiliary_weights: ClassVar[tuple[str, ...]] = ()
+    input_convention: ClassVar[InputConvention] = InputConvention(pad_multiple=32)
     num_classes: int
     num_features: int
     input_multiple: int = 1

@@ -13,12 +13,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+import torch
+
 from oodforge._registry import unknown_name
 from oodforge.errors import UsageError
 from oodforge.models._base import SegmentationModel
-from oodforge.models._weights import check_weights_path, load_model_weights
+from oodforge.models._weights import check_weights_path, load_model_weights, read_state_dict
+from oodforge.models.convention import InputConvention
 
-__all__ = ["create_model", "is_model", "list_models", "register_model"]
+__all__ = ["create_model", "infer_num_classes", "is_model", "list_models", "model_convention", "register_model"]
 
 F = TypeVar("F", bound=Callable[..., SegmentationModel])
 
@@ -67,16 +70,40 @@ def _lookup(name: str) -> Callable[..., SegmentationModel]:
         raise unknown_name("model", name, _MODELS) from None
 
 
+def _class_axes(builder: Callable[..., SegmentationModel], kwargs: dict[str, Any]) -> dict[str, int]:
+    """Key -> axis of the tensors whose shape follows ``num_classes`` (two models built on the meta device)."""
+    with torch.device("meta"):
+        a = builder(num_classes=3, **kwargs).state_dict()
+        b = builder(num_classes=5, **kwargs).state_dict()
+    axes = {}
+    for key, ta in a.items():
+        diff = [i for i, (x, y) in enumerate(zip(ta.shape, b[key].shape, strict=False)) if (x, y) == (3, 5)]
+        if diff:
+            axes[key] = diff[0]
+    return axes
+
+
+def infer_num_classes(name: str, state: dict[str, torch.Tensor], **kwargs: Any) -> int | None:
+    """The class count of a state dict for model ``name`` (None when no class-dependent key is in it)."""
+    for key, axis in _class_axes(_lookup(name), kwargs).items():
+        if key in state and state[key].ndim > axis:
+            return int(state[key].shape[axis])
+    return None
+
+
 def create_model(
-    name: str, *, num_classes: int = 19, pretrained_path: str | Path | None = None, **kwargs: Any
+    name: str, *, num_classes: int | None = 19, pretrained_path: str | Path | None = None, **kwargs: Any
 ) -> SegmentationModel:
     """Build the registered model ``name``, optionally loading its full weights from a local file.
 
     Args:
         name: A registered name (see :func:`list_models`).
-        num_classes: Number of semantic classes C (19 for Cityscapes trainIds).
-        pretrained_path: Local file holding a state dict of this very model (``torch.save(model.state_dict())``
-            or a checkpoint with a ``"state_dict"`` entry); loaded strictly. Nothing is ever downloaded.
+        num_classes: Number of semantic classes C (19 for Cityscapes trainIds); ``None`` with
+            ``pretrained_path``: read from the weights (e.g. 20 for a 19 + void Cityscapes model).
+        pretrained_path: Local file holding a state dict of this very model (``torch.save(model.state_dict())``,
+            a training checkpoint with a ``state_dict`` / ``model_state`` / ``model`` entry, ``module.``
+            prefixes, quantised tensors); loaded strictly (see :func:`~oodforge.models.load_model_weights`).
+            Nothing is ever downloaded.
         **kwargs: Builder hyper-parameters, checked by name against its signature (e.g. ``output_stride``,
             ``backbone_weights`` for the DeepLab models).
 
@@ -86,7 +113,8 @@ def create_model(
     Raises:
         UsageError: Unknown name (close matches and every available name listed), unknown keyword
             (named, with the accepted ones), or a bad ``num_classes``.
-        InputFileError: ``pretrained_path`` missing, unreadable or not matching the model.
+        InputFileError: ``pretrained_path`` missing, unreadable or not matching the model (a class count
+            that differs from ``num_classes`` is named as such).
 
     Example:
         >>> model = create_model("erfnet", num_classes=19)
@@ -103,14 +131,41 @@ def create_model(
         if key not in accepted:
             names = ", ".join(f"`{k}`" for k in accepted) or "none"
             raise UsageError(f"Unknown keyword `{key}` for model `{name}`; accepted keywords: {names}")
+    axes: dict[str, int] = {}
+    if pretrained_path is not None:
+        path = check_weights_path(pretrained_path, "model weights")
+        axes = _class_axes(builder, kwargs)
+        if num_classes is None:
+            state = read_state_dict(path, "model weights")
+            num_classes = next((int(state[k].shape[a]) for k, a in axes.items() if k in state), None)
+            if num_classes is None:
+                raise UsageError(f"cannot tell the class count of {path} for model `{name}`; pass num_classes")
+    if num_classes is None:
+        num_classes = 19
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise UsageError(f"Expected `num_classes` to be an integer ≥ 1, but got {num_classes!r}")
-    if pretrained_path is not None:
-        check_weights_path(pretrained_path, "model weights")
     model = builder(num_classes=num_classes, **kwargs)
     if pretrained_path is not None:
-        load_model_weights(model, pretrained_path, strict=True)
+        built = num_classes
+
+        def hint(key: str, shape: tuple[int, ...]) -> str | None:
+            if key not in axes or len(shape) <= axes[key]:
+                return None
+            found = shape[axes[key]]
+            return (
+                f"model weights {pretrained_path} have {found} classes (`{key}` {shape}) but the model was built "
+                f"with num_classes={built}; use --num-classes {found} (or num_classes={found})"
+            )
+
+        load_model_weights(model, pretrained_path, strict=True, shape_hint=hint)
     return model
+
+
+def model_convention(name: str, **kwargs: Any) -> InputConvention:
+    """The published input convention of model ``name`` (built on the meta device: no memory, no weights)."""
+    with torch.device("meta"):
+        model = _lookup(name)(num_classes=3, **kwargs)
+    return type(model).input_convention
 
 
 def list_models(pattern: str | None = None) -> list[str]:

@@ -3,6 +3,18 @@
 Weights are never downloaded: every loader takes a path. Files are read with
 ``torch.load(path, map_location="cpu", weights_only=True)``, so only tensors and plain containers are
 accepted (no arbitrary pickled code).
+
+What a file may hold, as the field publishes it: a bare state dict, or one wrapped in a ``state_dict``
+(Lightning), ``model_state`` (DeepLabV3+ training scripts), ``model`` or ``teacher`` entry; keys
+prefixed ``module.`` (DataParallel / DDP); eager-mode quantised weights. Quantised tensors are
+dequantised (``(q - zero_point) * scale``, exactly) and the quantisation bookkeeping of the file
+(``*.scale`` / ``*.zero_point`` of quantised modules, ``quant.*``, ``dequant.*``, ``ff.*``) is ignored.
+
+The ``strict`` policy of :func:`load_model_weights`: every model tensor must be provided with its exact
+shape, and every file tensor must be used, except keys the model declares auxiliary
+(:attr:`~oodforge.models.SegmentationModel.auxiliary_weights`, e.g. ERFNet's encoder-only classifier
+``encoder.output_conv.*``), which are ignored with a note. Anything else is one error line naming the
+counts and the first keys.
 """
 
 from __future__ import annotations
@@ -19,7 +31,9 @@ from oodforge.errors import InputFileError
 
 __all__ = ["LoadReport", "apply_state_dict", "check_weights_path", "load_model_weights", "read_state_dict"]
 
-_CONTAINER_KEYS = ("state_dict", "model", "teacher")
+_CONTAINER_KEYS = ("state_dict", "model_state", "model", "teacher")
+#: Module names of eager-mode quantisation bookkeeping (QuantStub, DeQuantStub, FloatFunctional).
+_QUANT_MODULES = ("quant", "dequant", "ff")
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,7 @@ class LoadReport:
         missing: Model keys the file did not provide (they keep their initialisation).
         unexpected: File keys with no counterpart in the model.
         ignored: File keys deliberately skipped (e.g. a ResNet's ``fc.*``, DINOv2's ``mask_token``).
+        notes: What was done besides copying (dequantised tensors, ignored auxiliary keys).
     """
 
     path: str
@@ -39,9 +54,10 @@ class LoadReport:
     missing: tuple[str, ...]
     unexpected: tuple[str, ...]
     ignored: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
 
     def __str__(self) -> str:
-        parts = [f"loaded {len(self.loaded)} tensors from {self.path}"]
+        parts = [f"loaded {len(self.loaded)} tensors from {self.path}", *self.notes]
         for name, keys in (("missing", self.missing), ("unexpected", self.unexpected), ("ignored", self.ignored)):
             if keys:
                 shown = ", ".join(keys[:5]) + (", …" if len(keys) > 5 else "")
@@ -64,19 +80,25 @@ def check_weights_path(path: str | Path, what: str = "weights") -> Path:
 def read_state_dict(path: str | Path, what: str = "weights") -> dict[str, torch.Tensor]:
     """Read a state dict of tensors from a local file (``torch.save`` format).
 
-    A top-level ``"state_dict"``, ``"model"`` or ``"teacher"`` entry holding a dict is unwrapped
-    (Lightning and training checkpoints), and a ``"module."`` prefix shared by every key (DDP) is removed.
+    A top-level ``"state_dict"``, ``"model_state"``, ``"model"`` or ``"teacher"`` entry holding a dict is
+    unwrapped (training checkpoints), a ``"module."`` prefix shared by every key (DDP) is removed, and
+    quantised tensors are dequantised.
 
     Args:
         path: Local file path.
         what: Words naming the file in error messages, e.g. ``"ResNet weights"``.
 
     Returns:
-        Key → tensor (non-tensor entries dropped), on the CPU.
+        Key → float tensor (non-tensor entries dropped), on the CPU.
 
     Raises:
         InputFileError: Missing, unreadable, or holding no tensors.
     """
+    return _read(path, what)[0]
+
+
+def _read(path: str | Path, what: str) -> tuple[dict[str, torch.Tensor], list[str]]:
+    """:func:`read_state_dict` and the keys of the tensors that were quantised in the file."""
     p = check_weights_path(path, what)
     try:
         obj = torch.load(p, map_location="cpu", weights_only=True)
@@ -95,7 +117,23 @@ def read_state_dict(path: str | Path, what: str = "weights") -> dict[str, torch.
         raise InputFileError(f"expected {what} file {p} to hold tensors, but found none")
     if all(k.startswith("module.") for k in state):
         state = {k.removeprefix("module."): v for k, v in state.items()}
-    return state
+    quantized = [k for k, v in state.items() if v.is_quantized]
+    for key in quantized:
+        state[key] = state[key].dequantize()
+    return state, quantized
+
+
+def _quant_bookkeeping(key: str, modules: set[str]) -> bool:
+    """Whether ``key`` is quantisation state of a quantised file rather than a weight of the float model.
+
+    ``modules``: the module names of the model. Quantised modules (convolutions, batch norms, linear
+    layers) store their output ``scale`` / ``zero_point`` beside their weights; QuantStub, DeQuantStub
+    and FloatFunctional modules (``quant``, ``dequant``, ``ff``) exist only in the quantised model.
+    """
+    module, _, leaf = key.rpartition(".")
+    if leaf in ("scale", "zero_point") and module in modules:
+        return True
+    return any(part in _QUANT_MODULES for part in module.split("."))
 
 
 def apply_state_dict(
@@ -106,6 +144,8 @@ def apply_state_dict(
     ignore: Callable[[str], bool] | None = None,
     strict: bool = False,
     what: str = "weights",
+    notes: tuple[str, ...] = (),
+    shape_hint: Callable[[str, tuple[int, ...]], str | None] | None = None,
 ) -> LoadReport:
     """Copy the tensors of ``state`` whose names and shapes match into ``module`` and report the rest.
 
@@ -116,6 +156,8 @@ def apply_state_dict(
         ignore: Predicate on file keys to skip silently (reported under ``ignored``).
         strict: Raise if any model key is missing or any file key unexpected; otherwise warn.
         what: Words naming the file in messages.
+        notes: Notes for the report (what the reader did, e.g. dequantised tensors).
+        shape_hint: ``(key, file shape) -> message or None``: explains a shape mismatch (e.g. a class count).
 
     Returns:
         The :class:`LoadReport`.
@@ -133,9 +175,11 @@ def apply_state_dict(
         elif key not in target:
             unexpected.append(key)
         elif tuple(tensor.shape) != tuple(target[key].shape):
+            hint = shape_hint(key, tuple(tensor.shape)) if shape_hint is not None else None
             raise InputFileError(
-                f"{what} file {path}: `{key}` has shape {tuple(tensor.shape)}, but the model expects "
-                f"{tuple(target[key].shape)} (wrong variant?)"
+                hint
+                or f"{what} file {path}: `{key}` has shape {tuple(tensor.shape)}, but the model expects "
+                f"{tuple(target[key].shape)} (another architecture or variant)"
             )
         else:
             loadable[key] = tensor
@@ -145,7 +189,7 @@ def apply_state_dict(
             f"model keys: {', '.join(list(target)[:3])}, …)"
         )
     missing = [k for k in target if k not in loadable and not k.endswith("num_batches_tracked")]
-    report = LoadReport(str(path), tuple(loadable), tuple(missing), tuple(unexpected), tuple(ignored))
+    report = LoadReport(str(path), tuple(loadable), tuple(missing), tuple(unexpected), tuple(ignored), notes)
     if strict and (missing or unexpected):
         raise InputFileError(f"{what} do not match the model: {report}")
     module.load_state_dict(loadable, strict=False)
@@ -154,13 +198,20 @@ def apply_state_dict(
     return report
 
 
-def load_model_weights(model: nn.Module, path: str | Path, *, strict: bool = True) -> LoadReport:
-    """Load a full model state dict (as saved by ``torch.save(model.state_dict(), path)``) from a local file.
+def load_model_weights(
+    model: nn.Module,
+    path: str | Path,
+    *,
+    strict: bool = True,
+    shape_hint: Callable[[str, tuple[int, ...]], str | None] | None = None,
+) -> LoadReport:
+    """Load a full model state dict from a local file, with the policy of the module docstring.
 
     Args:
         model: The model to fill in place.
-        path: Local file path; checkpoints with a ``"state_dict"`` / ``"model"`` entry are unwrapped.
-        strict: Require the file to cover every model key and nothing else.
+        path: Local file path (containers, ``module.`` prefixes and quantised tensors handled).
+        strict: Require the file to cover every model key and nothing else (auxiliary keys aside).
+        shape_hint: Explains a shape mismatch (see :func:`apply_state_dict`).
 
     Returns:
         The :class:`LoadReport`.
@@ -168,6 +219,26 @@ def load_model_weights(model: nn.Module, path: str | Path, *, strict: bool = Tru
     Raises:
         InputFileError: Missing or unreadable file, shape mismatch, or (``strict``) key mismatch.
     """
+    state, quantized = _read(path, "model weights")
+    modules = {name for name, _ in model.named_modules()}
+    aux = tuple(getattr(model, "auxiliary_weights", ()))
+    target = model.state_dict()
+    notes: list[str] = []
+    if quantized:
+        notes.append(f"{len(quantized)} quantised tensors dequantised")
+
+    def ignore(key: str) -> bool:
+        if key in target:
+            return False
+        return key.startswith(aux) or (bool(quantized) and _quant_bookkeeping(key, modules))
+
+    skipped = [k for k in state if ignore(k)]
+    aux_modules = sorted({k.rsplit(".", 1)[0] for k in skipped if k.startswith(aux)})
+    if aux_modules:
+        notes.append(f"auxiliary weights ignored ({', '.join(aux_modules)})")
+    if quantized and any(not k.startswith(aux) for k in skipped):
+        notes.append("quantisation entries ignored")
     return apply_state_dict(
-        model, read_state_dict(path, "model weights"), path=path, strict=strict, what="model weights"
-    )
+        model, state, path=path, ignore=ignore, strict=strict, what="model weights", notes=tuple(notes),
+        shape_hint=shape_hint,
+    )  # fmt: skip

@@ -1,153 +1,174 @@
-"""DeepLabV3 and DeepLabV3+ on a dilated ResNet-50/101, in plain PyTorch.
+"""DeepLabV3 and DeepLabV3+ on a dilated ResNet-50/101, laid out like the public checkpoints.
 
 DeepLabV3: Chen et al., "Rethinking Atrous Convolution for Semantic Image Segmentation", 2017.
 DeepLabV3+: Chen et al., "Encoder-Decoder with Atrous Separable Convolution", ECCV 2018.
 
-The encoder is a ResNet-50/101 with output stride 16 (or 8) followed by atrous spatial pyramid pooling:
-a 1×1 branch, three 3×3 branches with rates 6/12/18 at output stride 16 (doubled at 8) and an
-image-pooling branch, concatenated and projected to 256 channels. DeepLabV3 classifies that map; V3+
-upsamples it ×4, concatenates the ``layer1`` features reduced to 48 channels and refines with two 3×3
-convolutions before classifying. Logits are bilinearly resized to the input size.
+Parameter names, shapes and forward semantics equal those of the public implementations, so their state
+dicts load strictly through ``create_model(name, num_classes=C, pretrained_path=...)``:
+
+- ``deeplabv3_resnet50/101``: torchvision's ``deeplabv3_resnet50/101``. ``backbone.*``, ``classifier.0`` (ASPP,
+  dropout 0.5), ``classifier.1/2`` (3×3 conv, BN), ``classifier.4`` (1×1 conv), and with ``aux_classifier=True``
+  ``aux_classifier.*`` (FCN head on ``layer3``). Output stride 8 by default, as torchvision.
+- ``deeplabv3_resnet50/101_vainf``: VainF/DeepLabV3Plus-Pytorch's ``deeplabv3_resnet50/101``. The same head under
+  ``classifier.classifier.*``, ASPP dropout 0.1, output stride 16 by default.
+- ``deeplabv3plus_resnet50/101``: VainF's ``deeplabv3plus_resnet50/101`` (its Cityscapes checkpoints).
+  ``backbone.*``, ``classifier.project`` (``layer1`` → 48), ``classifier.aspp``, ``classifier.classifier``
+  (3×3 conv 304 → 256, BN, ReLU, 1×1 conv); output stride 16 by default.
+
+ASPP rates follow the output stride: (12, 24, 36) at 8, (6, 12, 18) at 16. Every builder also takes
+``backbone_weights``, a local torchvision-format ResNet state dict for the backbone alone (``fc.*`` ignored).
+VainF checkpoints are saved as ``{"model_state": state_dict, ...}``; that entry is the state dict to load.
+All these models expect RGB in [0, 1] normalised with the ImageNet mean and std (:data:`INPUT_NORMALIZATION`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from oodforge.errors import UsageError
 from oodforge.models._base import SegmentationModel
+from oodforge.models._deeplab_heads import (
+    ASPP,
+    DeepLabHead,
+    DeepLabHeadV3Plus,
+    FCNHead,
+    NestedDeepLabHead,
+    aspp_rates,
+    kaiming_init,
+)
 from oodforge.models._registry import register_model
 from oodforge.models._weights import check_weights_path
 from oodforge.models.resnet import ResNet, load_backbone_weights
 
 __all__ = [
     "ASPP",
+    "INPUT_NORMALIZATION",
     "DeepLabV3",
     "DeepLabV3Plus",
     "deeplabv3_resnet50",
+    "deeplabv3_resnet50_vainf",
     "deeplabv3_resnet101",
+    "deeplabv3_resnet101_vainf",
     "deeplabv3plus_resnet50",
     "deeplabv3plus_resnet101",
 ]
 
+INPUT_NORMALIZATION = "imagenet"
+"""Input convention of torchvision's and VainF's DeepLab weights: RGB in [0, 1], ImageNet mean/std normalised."""
+
+Backbone = Literal["resnet50", "resnet101"]
 _DEPTHS = {"resnet50": (3, 4, 6, 3), "resnet101": (3, 4, 23, 3)}
 
 
-def _conv_bn_relu(in_channels: int, out_channels: int, kernel: int, dilation: int = 1) -> nn.Sequential:
-    pad = dilation * (kernel // 2)
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, kernel, padding=pad, dilation=dilation, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    )
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
-class ASPP(nn.Module):
-    """Atrous spatial pyramid pooling: (B, C_in, h, w) → (B, C_out, h, w).
+class _DeepLab(SegmentationModel):
+    """Shared part: argument checks and the dilated ResNet ``backbone`` (torchvision key names, no ``fc``)."""
 
-    The image-pooling branch (global average → 1×1 conv → ReLU, broadcast back to h×w) has a bias
-    instead of batch norm, so training with one image per batch works.
+    INPUT_NORMALIZATION: ClassVar[str] = INPUT_NORMALIZATION
 
-    Args:
-        in_channels: Input channels (2048 for a ResNet-50/101 ``layer4``).
-        out_channels: Channels of every branch and of the output.
-        rates: Dilation rates of the 3×3 branches.
-        dropout: Dropout probability after the projection.
-    """
-
-    def __init__(
-        self, in_channels: int, out_channels: int = 256, rates: Sequence[int] = (6, 12, 18), dropout: float = 0.1
-    ) -> None:
+    def __init__(self, num_classes: int, backbone: Backbone, output_stride: Literal[8, 16]) -> None:
         super().__init__()
-        branches = [_conv_bn_relu(in_channels, out_channels, 1)]
-        branches += [_conv_bn_relu(in_channels, out_channels, 3, r) for r in rates]
-        self.convs = nn.ModuleList(branches)
-        self.pool = nn.Sequential(
-            nn.AdaptiveAvgPool2d(1), nn.Conv2d(in_channels, out_channels, 1), nn.ReLU(inplace=True)
-        )
-        self.project = nn.Sequential(
-            _conv_bn_relu(out_channels * (len(rates) + 2), out_channels, 1), nn.Dropout(dropout)
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # noqa: D102
-        outs = [conv(x) for conv in self.convs]
-        outs.append(self.pool(x).expand(-1, -1, x.shape[-2], x.shape[-1]))
-        return self.project(torch.cat(outs, dim=1))
+        if backbone not in _DEPTHS:
+            raise UsageError(f"Expected `backbone` to be one of {sorted(_DEPTHS)}, but got {backbone!r}")
+        self.rates = aspp_rates(output_stride)  # validates output_stride
+        self.num_classes = num_classes
+        self.num_features = 256
+        self.output_stride = output_stride
+        dilate = (False, output_stride == 8, True)
+        self.backbone = ResNet(_DEPTHS[backbone], num_classes=None, replace_stride_with_dilation=dilate)
 
 
-class DeepLabV3(SegmentationModel):
-    """DeepLabV3: dilated ResNet + ASPP + 1×1 classifier.
+class DeepLabV3(_DeepLab):
+    """DeepLabV3: dilated ResNet + :class:`DeepLabHead` (ASPP, 3×3 conv-BN-ReLU, 1×1 classifier).
 
     ``forward(x)`` with x (B, 3, H, W) returns ``{"logits": (B, C, H, W), "features": (B, 256, H/os, W/os)}``
-    (``features`` is the ASPP output). Batch norm in training mode needs B·h·w > 1 per channel.
+    (``features`` is the ASPP output), plus ``"aux_logits"`` (B, C, H, W) from the ``layer3`` FCN head when
+    built with ``aux_classifier``. In training mode the ASPP image-pooling batch norm needs B ≥ 2.
 
     Args:
         num_classes: Number of classes C.
         backbone: ``"resnet50"`` or ``"resnet101"``.
-        output_stride: 16 (layer4 dilated) or 8 (layer3 and layer4 dilated; 4× the compute).
-        aspp_dropout: Dropout after the ASPP projection.
+        output_stride: 8 (``layer3`` and ``layer4`` dilated, ASPP rates 12/24/36) or 16 (``layer4`` dilated,
+            rates 6/12/18).
+        aux_classifier: Add torchvision's auxiliary FCN head on ``layer3`` (``aux_classifier.*``).
+        aspp_dropout: Dropout after the ASPP projection (torchvision 0.5, VainF 0.1).
+        layout: ``"torchvision"`` (head under ``classifier.*``, default init) or ``"vainf"`` (head under
+            ``classifier.classifier.*``, Kaiming init; no auxiliary head).
 
     Example:
         >>> import torch
-        >>> model = DeepLabV3(num_classes=19).eval()
-        >>> tuple(model(torch.zeros(1, 3, 64, 96))["logits"].shape)
-        (1, 19, 64, 96)
+        >>> model = DeepLabV3(num_classes=21, aux_classifier=True).eval()
+        >>> {k: tuple(v.shape) for k, v in model(torch.zeros(1, 3, 64, 96)).items()}
+        {'logits': (1, 21, 64, 96), 'aux_logits': (1, 21, 64, 96), 'features': (1, 256, 8, 12)}
     """
 
     def __init__(
         self,
         num_classes: int = 19,
         *,
-        backbone: Literal["resnet50", "resnet101"] = "resnet50",
-        output_stride: Literal[8, 16] = 16,
-        aspp_dropout: float = 0.1,
+        backbone: Backbone = "resnet50",
+        output_stride: Literal[8, 16] = 8,
+        aux_classifier: bool = False,
+        aspp_dropout: float = 0.5,
+        layout: Literal["torchvision", "vainf"] = "torchvision",
     ) -> None:
-        super().__init__()
-        if backbone not in _DEPTHS:
-            raise UsageError(f"Expected `backbone` to be one of {sorted(_DEPTHS)}, but got {backbone!r}")
-        if output_stride not in (8, 16):
-            raise UsageError(f"Expected `output_stride` to be 8 or 16, but got {output_stride!r}")
-        self.num_classes = num_classes
-        self.num_features = 256
-        self.output_stride = output_stride
-        dilate = (False, output_stride == 8, True)
-        self.backbone = ResNet(_DEPTHS[backbone], num_classes=None, replace_stride_with_dilation=dilate)
-        rates = (6, 12, 18) if output_stride == 16 else (12, 24, 36)
-        self.aspp = ASPP(2048, 256, rates, dropout=aspp_dropout)
-        self._build_decoder(num_classes)
-        for m in [self.aspp, *self._head_modules()]:
-            for sub in m.modules():
-                if isinstance(sub, nn.Conv2d):
-                    nn.init.kaiming_normal_(sub.weight, mode="fan_out", nonlinearity="relu")
+        if layout not in ("torchvision", "vainf"):
+            raise UsageError(f"Expected `layout` to be 'torchvision' or 'vainf', but got {layout!r}")
+        if layout == "vainf" and aux_classifier:
+            raise UsageError("Expected `aux_classifier=False` with layout 'vainf' (VainF has no auxiliary head)")
+        super().__init__(num_classes, backbone, output_stride)
+        head = DeepLabHead(2048, num_classes, self.rates, aspp_dropout)
+        self.classifier: DeepLabHead | NestedDeepLabHead = head
+        if layout == "vainf":
+            kaiming_init(head)
+            self.classifier = NestedDeepLabHead(head)
+        self.aux_classifier: FCNHead | None = FCNHead(1024, num_classes) if aux_classifier else None
 
-    def _build_decoder(self, num_classes: int) -> None:
-        self.classifier = nn.Conv2d(256, num_classes, 1)
+    @property
+    def head(self) -> DeepLabHead:
+        """The :class:`DeepLabHead`, wherever the layout keeps it."""
+        return self.classifier.classifier if isinstance(self.classifier, NestedDeepLabHead) else self.classifier
 
-    def _head_modules(self) -> list[nn.Module]:
-        return [self.classifier]
+    @property
+    def aspp(self) -> ASPP:
+        """The ASPP module of the head."""
+        return self.head.aspp
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """(B, 3, H, W) → ``{"out": (B, 256, H/os, W/os)}`` (ASPP output)."""
-        return {"out": self.aspp(self.backbone.forward_features(x)["layer4"])}
+        """(B, 3, H, W) → ``{"out": ASPP output (B, 256, h, w)}``, plus ``"aux"`` (``layer3``) with the aux head."""
+        feats = self.backbone.forward_features(x)
+        out = {"out": self.aspp(feats["layer4"])}
+        if self.aux_classifier is not None:
+            out["aux"] = feats["layer3"]
+        return out
 
     def forward_head(self, features: dict[str, torch.Tensor], output_size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """Classify ``features["out"]`` and resize bilinearly: ``{"logits": (B, C, *output_size)}``."""
-        logits = self.classifier(features["out"])
-        return {"logits": F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)}
+        """Classify ``features["out"]`` and resize bilinearly: ``{"logits"}`` (and ``{"aux_logits"}``)."""
+        result = {"logits": _resize(self.head.classify(features["out"]), output_size)}
+        if self.aux_classifier is not None and "aux" in features:
+            result["aux_logits"] = _resize(self.aux_classifier(features["aux"]), output_size)
+        return result
 
 
-class DeepLabV3Plus(DeepLabV3):
-    """DeepLabV3+: DeepLabV3's encoder plus a decoder fusing the ``layer1`` (stride 4) features.
+class DeepLabV3Plus(_DeepLab):
+    """DeepLabV3+ as VainF/DeepLabV3Plus-Pytorch: dilated ResNet + :class:`DeepLabHeadV3Plus` on ``layer1``.
 
-    ``forward_features(x)`` returns ``{"out": (B, 256, H/os, W/os), "low": (B, 256, H/4, W/4)}``; the head
-    upsamples ``out`` to ``low``'s size, concatenates ``low`` reduced to 48 channels, applies two 3×3
-    conv-BN-ReLU layers of 256 channels and the 1×1 classifier. Arguments as :class:`DeepLabV3`.
+    ``forward_features(x)`` returns ``{"out": ASPP output (B, 256, H/os, W/os), "low": layer1 (B, 256, H/4, W/4)}``;
+    the head projects ``low`` to 48 channels, concatenates it with the upsampled ASPP output, applies a 3×3
+    conv-BN-ReLU and the 1×1 classifier, and the logits are resized bilinearly to the input size.
+
+    Args:
+        num_classes: Number of classes C.
+        backbone: ``"resnet50"`` or ``"resnet101"``.
+        output_stride: 16 (VainF's Cityscapes checkpoints; rates 6/12/18) or 8 (rates 12/24/36).
+        aspp_dropout: Dropout after the ASPP projection (VainF 0.1).
 
     Example:
         >>> import torch
@@ -156,13 +177,21 @@ class DeepLabV3Plus(DeepLabV3):
         (1, 19, 64, 96)
     """
 
-    def _build_decoder(self, num_classes: int) -> None:
-        self.low_proj = _conv_bn_relu(256, 48, 1)
-        self.decoder = nn.Sequential(_conv_bn_relu(256 + 48, 256, 3), _conv_bn_relu(256, 256, 3))
-        self.classifier = nn.Conv2d(256, num_classes, 1)
+    def __init__(
+        self,
+        num_classes: int = 19,
+        *,
+        backbone: Backbone = "resnet50",
+        output_stride: Literal[8, 16] = 16,
+        aspp_dropout: float = 0.1,
+    ) -> None:
+        super().__init__(num_classes, backbone, output_stride)
+        self.classifier = DeepLabHeadV3Plus(2048, 256, num_classes, self.rates, aspp_dropout)
 
-    def _head_modules(self) -> list[nn.Module]:
-        return [self.low_proj, self.decoder, self.classifier]
+    @property
+    def aspp(self) -> ASPP:
+        """The ASPP module of the head."""
+        return self.classifier.aspp
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) → ``{"out": ASPP output (B, 256, H/os, W/os), "low": layer1 (B, 256, H/4, W/4)}``."""
@@ -171,23 +200,17 @@ class DeepLabV3Plus(DeepLabV3):
 
     def forward_head(self, features: dict[str, torch.Tensor], output_size: tuple[int, int]) -> dict[str, torch.Tensor]:
         """Decode with the low-level features and resize: ``{"logits": (B, C, *output_size)}``."""
-        low = features["low"]
-        up = F.interpolate(features["out"], size=low.shape[-2:], mode="bilinear", align_corners=False)
-        logits = self.classifier(self.decoder(torch.cat([up, self.low_proj(low)], dim=1)))
-        return {"logits": F.interpolate(logits, size=output_size, mode="bilinear", align_corners=False)}
+        return {"logits": _resize(self.classifier.decode(features["out"], features["low"]), output_size)}
 
 
-def _create(
-    cls: type[DeepLabV3],
-    backbone: Literal["resnet50", "resnet101"],
-    num_classes: int,
-    output_stride: Literal[8, 16],
-    backbone_weights: str | Path | None,
-    aspp_dropout: float,
-) -> DeepLabV3:
+M = TypeVar("M", bound=_DeepLab)
+
+
+def _build(cls: type[M], backbone_weights: str | Path | None, num_classes: int, **kwargs: Any) -> M:
+    """Check the backbone file, build ``cls`` and load the torchvision-format ResNet weights into its backbone."""
     if backbone_weights is not None:
         check_weights_path(backbone_weights, "ResNet weights")
-    model = cls(num_classes, backbone=backbone, output_stride=output_stride, aspp_dropout=aspp_dropout)
+    model = cls(num_classes, **kwargs)
     if backbone_weights is not None:
         load_backbone_weights(model, backbone_weights)
     return model
@@ -197,24 +220,54 @@ def _create(
 def deeplabv3_resnet50(
     *,
     num_classes: int = 19,
-    output_stride: Literal[8, 16] = 16,
+    output_stride: Literal[8, 16] = 8,
+    aux_classifier: bool = False,
     backbone_weights: str | Path | None = None,
-    aspp_dropout: float = 0.1,
+    aspp_dropout: float = 0.5,
 ) -> DeepLabV3:
-    """DeepLabV3 on ResNet-50; ``backbone_weights`` is a local torchvision-format ResNet-50 state dict."""
-    return _create(DeepLabV3, "resnet50", num_classes, output_stride, backbone_weights, aspp_dropout)
+    """The torchvision ``deeplabv3_resnet50`` layout (``aux_classifier=True`` adds its ``aux_classifier.*``)."""
+    kw = {"output_stride": output_stride, "aux_classifier": aux_classifier, "aspp_dropout": aspp_dropout}
+    return _build(DeepLabV3, backbone_weights, num_classes, **kw)
 
 
 @register_model("deeplabv3_resnet101")
 def deeplabv3_resnet101(
     *,
     num_classes: int = 19,
+    output_stride: Literal[8, 16] = 8,
+    aux_classifier: bool = False,
+    backbone_weights: str | Path | None = None,
+    aspp_dropout: float = 0.5,
+) -> DeepLabV3:
+    """The torchvision ``deeplabv3_resnet101`` layout (``aux_classifier=True`` adds its ``aux_classifier.*``)."""
+    kw = {"output_stride": output_stride, "aux_classifier": aux_classifier, "aspp_dropout": aspp_dropout}
+    return _build(DeepLabV3, backbone_weights, num_classes, backbone="resnet101", **kw)
+
+
+@register_model("deeplabv3_resnet50_vainf")
+def deeplabv3_resnet50_vainf(
+    *,
+    num_classes: int = 19,
     output_stride: Literal[8, 16] = 16,
     backbone_weights: str | Path | None = None,
     aspp_dropout: float = 0.1,
 ) -> DeepLabV3:
-    """DeepLabV3 on ResNet-101; ``backbone_weights`` is a local torchvision-format ResNet-101 state dict."""
-    return _create(DeepLabV3, "resnet101", num_classes, output_stride, backbone_weights, aspp_dropout)
+    """VainF's ``deeplabv3_resnet50`` layout (head under ``classifier.classifier.*``)."""
+    kw = {"output_stride": output_stride, "aspp_dropout": aspp_dropout, "layout": "vainf"}
+    return _build(DeepLabV3, backbone_weights, num_classes, **kw)
+
+
+@register_model("deeplabv3_resnet101_vainf")
+def deeplabv3_resnet101_vainf(
+    *,
+    num_classes: int = 19,
+    output_stride: Literal[8, 16] = 16,
+    backbone_weights: str | Path | None = None,
+    aspp_dropout: float = 0.1,
+) -> DeepLabV3:
+    """VainF's ``deeplabv3_resnet101`` layout (head under ``classifier.classifier.*``)."""
+    kw = {"output_stride": output_stride, "aspp_dropout": aspp_dropout, "layout": "vainf"}
+    return _build(DeepLabV3, backbone_weights, num_classes, backbone="resnet101", **kw)
 
 
 @register_model("deeplabv3plus_resnet50")
@@ -224,9 +277,10 @@ def deeplabv3plus_resnet50(
     output_stride: Literal[8, 16] = 16,
     backbone_weights: str | Path | None = None,
     aspp_dropout: float = 0.1,
-) -> DeepLabV3:
-    """DeepLabV3+ on ResNet-50; ``backbone_weights`` is a local torchvision-format ResNet-50 state dict."""
-    return _create(DeepLabV3Plus, "resnet50", num_classes, output_stride, backbone_weights, aspp_dropout)
+) -> DeepLabV3Plus:
+    """VainF's ``deeplabv3plus_resnet50`` layout (output stride 16, as its Cityscapes checkpoints)."""
+    kw = {"output_stride": output_stride, "aspp_dropout": aspp_dropout}
+    return _build(DeepLabV3Plus, backbone_weights, num_classes, **kw)
 
 
 @register_model("deeplabv3plus_resnet101")
@@ -236,6 +290,7 @@ def deeplabv3plus_resnet101(
     output_stride: Literal[8, 16] = 16,
     backbone_weights: str | Path | None = None,
     aspp_dropout: float = 0.1,
-) -> DeepLabV3:
-    """DeepLabV3+ on ResNet-101; ``backbone_weights`` is a local torchvision-format ResNet-101 state dict."""
-    return _create(DeepLabV3Plus, "resnet101", num_classes, output_stride, backbone_weights, aspp_dropout)
+) -> DeepLabV3Plus:
+    """VainF's ``deeplabv3plus_resnet101`` layout (output stride 16, as its Cityscapes checkpoints)."""
+    kw = {"output_stride": output_stride, "aspp_dropout": aspp_dropout}
+    return _build(DeepLabV3Plus, backbone_weights, num_classes, backbone="resnet101", **kw)

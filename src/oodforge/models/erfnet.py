@@ -13,12 +13,15 @@ classifier of their ImageNet/encoder pretraining (``encoder.output_conv``) has n
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from oodforge.models._base import SegmentationModel
 from oodforge.models._registry import register_model
+from oodforge.models.convention import InputConvention
 
 __all__ = ["ERFNet", "erfnet"]
 
@@ -121,6 +124,10 @@ class ERFNet(SegmentationModel):
     ``forward(x)`` with x (B, 3, H, W) returns ``{"logits": (B, C, H, W), "features": (B, 128, ⌈H/8⌉, ⌈W/8⌉)}``;
     any H, W ≥ 1 work (multiples of 8 avoid the final crop).
 
+    Input convention (of the published Cityscapes weights): RGB scaled to [0, 1] without mean/std
+    normalisation, the shorter side resized to 512 (512x1024 for a Cityscapes frame), logits upsampled
+    bilinearly to the image.
+
     Args:
         num_classes: Number of classes C.
 
@@ -130,6 +137,10 @@ class ERFNet(SegmentationModel):
         >>> tuple(out["logits"].shape), tuple(out["features"].shape)
         ((1, 19, 64, 128), (1, 128, 8, 16))
     """
+
+    #: the encoder-only classifier of ERFNet's two-stage training (unused by the full model)
+    auxiliary_weights: ClassVar[tuple[str, ...]] = ("encoder.output_conv.",)
+    input_convention: ClassVar[InputConvention] = InputConvention(normalization="none", short_side=512, pad_multiple=8)
 
     def __init__(self, num_classes: int = 19) -> None:
         super().__init__()
