@@ -86,3 +86,19 @@ class TestSemanticTester(MetricTester):
         np.testing.assert_array_equal(a.confusion, b.confusion)
         np.testing.assert_array_equal(a.iou, b.iou)
         assert (a.miou, a.pixel_accuracy) == (b.miou, b.pixel_accuracy)
+
+
+def test_eval_classes_exclude_a_void_output() -> None:
+    """A 19 + void model: mIoU over the 19 classes; a void prediction on a labelled pixel is a miss."""
+    target = np.array([0, 0, 1, 1, 2, 2])
+    preds = np.array([0, 3, 1, 1, 2, 3])  # class 3 = the void output
+    full = semantic_metrics(preds, target, 4)
+    res = semantic_metrics(preds, target, 4, eval_classes=3)
+    assert np.isnan(full.iou[3]) is np.False_ and full.iou[3] == 0.0  # the void column drags the 4-class mean
+    assert res.miou == pytest.approx(np.mean([0.5, 1.0, 0.5])) and full.miou == pytest.approx(0.5)
+    assert res.pixel_accuracy == pytest.approx(4 / 6) and res.extra_prediction_share == pytest.approx(2 / 6)
+    m = SemanticMetrics(4, eval_classes=3)
+    m.update(preds, target)
+    assert m.compute().miou == res.miou and res.to_dict()["eval_classes"] == 3
+    with pytest.raises(ValueCheckError):
+        SemanticMetrics(4, eval_classes=5)

@@ -101,7 +101,9 @@ def _read(path: str | Path, what: str) -> tuple[dict[str, torch.Tensor], list[st
     """:func:`read_state_dict` and the keys of the tensors that were quantised in the file."""
     p = check_weights_path(path, what)
     try:
-        obj = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # quantised files trigger torch's deprecation notices on load
+            warnings.filterwarnings("ignore", message=".*(TypedStorage|quantize_per_tensor).*")
+            obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt / non-weights files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
         raise InputFileError(f"cannot read {what} file {p}: {type(exc).__name__}: {first}") from None
