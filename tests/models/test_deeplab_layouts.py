@@ -13,7 +13,14 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from oodforge.errors import UsageError  # noqa: E402
-from oodforge.models import DeepLabV3, DeepLabV3Plus, create_model, list_models  # noqa: E402
+from oodforge.models import (  # noqa: E402
+    DeepLabV3,
+    DeepLabV3Plus,
+    create_model,
+    infer_num_classes,
+    list_models,
+    model_convention,
+)
 from oodforge.models import deeplab as deeplab_module  # noqa: E402
 from oodforge.models.resnet import ResNet  # noqa: E402
 
@@ -142,6 +149,10 @@ def test_torchvision_deeplabv3_resnet50_loads_strictly(tmp_path, aux: bool) -> N
     assert ("aux_logits" in out) == aux
     if aux:
         assert out["aux_logits"].shape == (1, 21, 65, 65)
+        # torchvision's published files carry the aux head: a model without it ignores those keys
+        plain = create_model("deeplabv3_resnet50", num_classes=None, pretrained_path=path)
+        assert plain.aux_classifier is None and plain.num_classes == 21  # class count read from the file
+        _assert_loaded(plain, {k: v for k, v in state.items() if not k.startswith("aux_classifier.")})
     assert all(torch.isfinite(v).all() for v in out.values())
 
 
@@ -169,13 +180,18 @@ def test_vainf_deeplabv3plus_checkpoint_loads_strictly(tmp_path) -> None:
         "scheduler_state": {"last_epoch": 30000},
         "best_score": 0.75,
     }
-    torch.save(checkpoint, tmp_path / "best_deeplabv3plus_resnet50_cityscapes_os16.pth")
-    state = torch.load(tmp_path / "best_deeplabv3plus_resnet50_cityscapes_os16.pth", weights_only=True)["model_state"]
+    path = tmp_path / "best_deeplabv3plus_resnet50_cityscapes_os16.pth"
+    torch.save(checkpoint, path)
+    state = torch.load(path, weights_only=True)["model_state"]
     model = create_model("deeplabv3plus_resnet50", num_classes=19)
     assert _shapes(model) == layout
     model.load_state_dict(state, strict=True)
     _assert_loaded(model, checkpoint["model_state"])
+    # the loader of create_model unwraps the container itself
+    model = create_model("deeplabv3plus_resnet50", num_classes=None, pretrained_path=path)
+    _assert_loaded(model, checkpoint["model_state"])
     assert model.aspp.rates == (6, 12, 18) and model.backbone.output_stride == 16
+    assert infer_num_classes("deeplabv3plus_resnet50", state) == 19
     model.eval()
     with torch.no_grad():
         out = model(torch.randn(1, 3, 65, 65))
@@ -198,6 +214,7 @@ def test_vainf_deeplabv3_loads_strictly() -> None:
     with torch.no_grad():
         assert model(torch.randn(1, 3, 33, 33))["logits"].shape == (1, 21, 33, 33)
     torchvision_model = DeepLabV3(21, output_stride=16)
+    assert model_convention("deeplabv3_resnet50_vainf") != model_convention("deeplabv3_resnet50")
     with pytest.raises(RuntimeError, match=r"classifier\.classifier\.0\.convs"):
         torchvision_model.load_state_dict(state, strict=True)  # the two layouts differ only by the nesting
 
@@ -217,13 +234,17 @@ def test_dilation_replaces_stride_like_torchvision(flags: tuple[bool, ...], expe
         assert layer[1].conv2.dilation == (dilation, dilation) and layer[1].conv2.stride == (1, 1)
 
 
-def test_input_normalization_and_argument_errors() -> None:
+def test_input_conventions_and_argument_errors() -> None:
     assert deeplab_module.INPUT_NORMALIZATION == "imagenet"
     assert DeepLabV3.INPUT_NORMALIZATION == DeepLabV3Plus.INPUT_NORMALIZATION == "imagenet"
+    for name in list_models("deeplab*"):
+        conv = model_convention(name)
+        assert (conv.normalization, conv.channel_order, conv.pad_multiple) == ("imagenet", "rgb", 1)
+        torchvision = not name.endswith("_vainf") and "plus" not in name
+        # torchvision's preset resizes the shorter side to 520; VainF evaluates Cityscapes at full size
+        assert (conv.short_side, conv.size, conv.scale) == (520 if torchvision else None, None, None)
     with pytest.raises(UsageError, match="aux_classifier"):
-        DeepLabV3(5, aux_classifier=True, layout="vainf")
-    with pytest.raises(UsageError, match="layout"):
-        DeepLabV3(5, layout="mmseg")  # type: ignore[arg-type]
+        create_model("deeplabv3_resnet50_vainf", aux_classifier=True)
     with pytest.raises(UsageError, match="backbone"):
         DeepLabV3Plus(5, backbone="resnet18")  # type: ignore[arg-type]
     with pytest.raises(UsageError, match="output_stride"):

@@ -15,6 +15,8 @@ from oodforge.scores import mask_class_pixel_scores, maxlogit_score, rba_score  
 
 # big models: construct, count parameters and run one no-grad forward at 32×32 only
 HEAVY = ("*resnet101*", "*_vainf", "eomt_vit_base")
+# huge models: parameters counted on the meta device only (their layers are those of the smaller variants)
+META_ONLY = ("eomt_vit_large",)
 PARAMS_M = {  # parameter counts (millions) with NUM_CLASSES = 5
     "erfnet": 2.06,
     "deeplabv3_resnet50": 39.63,
@@ -24,8 +26,9 @@ PARAMS_M = {  # parameter counts (millions) with NUM_CLASSES = 5
     "deeplabv3plus_resnet50": 39.76,
     "deeplabv3plus_resnet101": 58.75,
     "eomt_vit_tiny": 2.38,
-    "eomt_vit_small": 23.89,
-    "eomt_vit_base": 93.50,
+    "eomt_vit_small": 23.93,
+    "eomt_vit_base": 93.56,
+    "eomt_vit_large": 319.02,
 }
 NUM_CLASSES = 5
 
@@ -65,6 +68,11 @@ def test_registry_lists_every_family() -> None:
 
 @pytest.mark.parametrize("name", list_models())
 def test_model_contract(name: str) -> None:
+    if name in META_ONLY:
+        with torch.device("meta"):
+            meta = create_model(name, num_classes=NUM_CLASSES)
+        assert sum(p.numel() for p in meta.parameters()) / 1e6 == pytest.approx(PARAMS_M[name], abs=0.02)
+        return
     model = _build(name)
     n_params = sum(p.numel() for p in model.parameters())
     assert n_params / 1e6 == pytest.approx(PARAMS_M[name], abs=0.02)
@@ -134,9 +142,9 @@ def test_deeplab_output_stride_8_and_batch_of_one() -> None:
 
 def test_eomt_aux_outputs() -> None:
     model = _build("eomt_vit_tiny", aux_outputs=True, num_blocks=3, num_queries=7)
-    out = model(torch.randn(2, 3, 32, 48))
-    assert out["aux_class_logits"].shape == (2, 2, 7, NUM_CLASSES + 1)
-    assert out["aux_mask_logits"].shape == (2, 2, 7, 8, 12)
+    out = model(torch.randn(2, 3, 32, 48))  # one prediction before each of the 3 query blocks, as the official
+    assert out["aux_class_logits"].shape == (3, 2, 7, NUM_CLASSES + 1)
+    assert out["aux_mask_logits"].shape == (3, 2, 7, 8, 12)
     assert out["class_logits"].shape == (2, 7, NUM_CLASSES + 1)
 
 
@@ -144,7 +152,7 @@ def test_eomt_aux_outputs() -> None:
 def test_eomt_queries_enter_the_last_blocks(num_blocks: int) -> None:
     model = _build("eomt_vit_tiny", num_blocks=num_blocks, num_queries=7).eval()
     seen: list[int] = []
-    for block in model.encoder.blocks:
+    for block in model.backbone.blocks:
         block.register_forward_hook(lambda _m, args, _out: seen.append(args[0].shape[1]))
     with torch.no_grad():
         model(torch.randn(1, 3, 32, 48))

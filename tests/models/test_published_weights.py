@@ -123,3 +123,12 @@ def test_prepare_and_restore_by_hand() -> None:
     assert tuple(back.shape) == (1, 1, 100, 200)
     plain, prep2 = prepare_input(image, InputConvention(normalization="none"))
     assert prep2.resized_hw == (100, 200) and float(plain.max()) == 1.0 and float(plain.min()) == 0.0
+
+
+def test_class_count_of_a_mask_classification_file(tmp_path) -> None:
+    """EoMT's class head has C + 1 rows (no-object): the count read from the file is C."""
+    torch.manual_seed(0)
+    state = create_model("eomt_vit_tiny", num_classes=7).state_dict()
+    assert infer_num_classes("eomt_vit_tiny", state) == 7
+    torch.save({"state_dict": state}, tmp_path / "eomt.pth")
+    assert create_model("eomt_vit_tiny", num_classes=None, pretrained_path=tmp_path / "eomt.pth").num_classes == 7

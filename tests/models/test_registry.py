@@ -52,8 +52,8 @@ def test_bad_values_are_usage_errors() -> None:
 
 def test_keywords_reach_the_builder() -> None:
     model = create_model("eomt_vit_tiny", num_classes=3, num_queries=5, num_blocks=1, img_size=(64, 128))
-    assert model.num_classes == 3 and model.queries.weight.shape == (5, 192)
-    assert model.encoder.pos_embed.shape == (1, 1 + 4 * 8, 192)
+    assert model.num_classes == 3 and model.network.q.weight.shape == (5, 192)
+    assert model.backbone.pos_embed.shape == (1, 4 * 8, 192)  # timm layout with registers: no class entry
 
 
 def test_duplicate_and_malformed_registration() -> None:
@@ -89,8 +89,9 @@ def test_pretrained_path_round_trip(tmp_path) -> None:
     model = create_model("erfnet", num_classes=4, pretrained_path=path)
     for key, value in source.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0)
-    with pytest.raises(InputFileError, match="shape"):
+    with pytest.raises(InputFileError, match="have 4 classes .*num_classes=5"):
         create_model("erfnet", num_classes=5, pretrained_path=path)
+    assert create_model("erfnet", num_classes=None, pretrained_path=path).num_classes == 4
 
 
 def test_missing_weights_files_are_one_line_errors(tmp_path) -> None:

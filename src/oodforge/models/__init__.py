@@ -14,7 +14,7 @@ Example:
     >>> import torch
     >>> from oodforge.models import create_model, list_models
     >>> list_models("eomt_*")
-    ['eomt_vit_base', 'eomt_vit_small', 'eomt_vit_tiny']
+    ['eomt_vit_base', 'eomt_vit_large', 'eomt_vit_small', 'eomt_vit_tiny']
     >>> model = create_model("eomt_vit_tiny", num_classes=19).eval()
     >>> sorted(model(torch.zeros(1, 3, 64, 128)))
     ['class_logits', 'features', 'logits', 'mask_logits', 'pixel_scores']

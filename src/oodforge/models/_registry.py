@@ -70,24 +70,28 @@ def _lookup(name: str) -> Callable[..., SegmentationModel]:
         raise unknown_name("model", name, _MODELS) from None
 
 
-def _class_axes(builder: Callable[..., SegmentationModel], kwargs: dict[str, Any]) -> dict[str, int]:
-    """Key -> axis of the tensors whose shape follows ``num_classes`` (two models built on the meta device)."""
+def _class_axes(builder: Callable[..., SegmentationModel], kwargs: dict[str, Any]) -> dict[str, tuple[int, int]]:
+    """Key -> (axis, extra outputs) of the tensors whose shape follows ``num_classes``.
+
+    Two models are built on the meta device; extra is 1 for a C + 1 ("no object") axis.
+    """
     with torch.device("meta"):
         a = builder(num_classes=3, **kwargs).state_dict()
         b = builder(num_classes=5, **kwargs).state_dict()
-    axes = {}
+    axes: dict[str, tuple[int, int]] = {}
     for key, ta in a.items():
-        diff = [i for i, (x, y) in enumerate(zip(ta.shape, b[key].shape, strict=False)) if (x, y) == (3, 5)]
+        # C outputs (3 vs 5), or C + 1 with a "no object" class (4 vs 6)
+        diff = [i for i, (x, y) in enumerate(zip(ta.shape, b[key].shape, strict=False)) if y - x == 2 and x in (3, 4)]
         if diff:
-            axes[key] = diff[0]
+            axes[key] = (diff[0], int(ta.shape[diff[0]]) - 3)
     return axes
 
 
 def infer_num_classes(name: str, state: dict[str, torch.Tensor], **kwargs: Any) -> int | None:
     """The class count of a state dict for model ``name`` (None when no class-dependent key is in it)."""
-    for key, axis in _class_axes(_lookup(name), kwargs).items():
+    for key, (axis, extra) in _class_axes(_lookup(name), kwargs).items():
         if key in state and state[key].ndim > axis:
-            return int(state[key].shape[axis])
+            return int(state[key].shape[axis]) - extra
     return None
 
 
@@ -131,13 +135,15 @@ def create_model(
         if key not in accepted:
             names = ", ".join(f"`{k}`" for k in accepted) or "none"
             raise UsageError(f"Unknown keyword `{key}` for model `{name}`; accepted keywords: {names}")
-    axes: dict[str, int] = {}
+    axes: dict[str, tuple[int, int]] = {}
     if pretrained_path is not None:
         path = check_weights_path(pretrained_path, "model weights")
         axes = _class_axes(builder, kwargs)
         if num_classes is None:
             state = read_state_dict(path, "model weights")
-            num_classes = next((int(state[k].shape[a]) for k, a in axes.items() if k in state), None)
+            num_classes = next(
+                (int(state[k].shape[a]) - e for k, (a, e) in axes.items() if k in state and state[k].ndim > a), None
+            )
             if num_classes is None:
                 raise UsageError(f"cannot tell the class count of {path} for model `{name}`; pass num_classes")
     if num_classes is None:
@@ -149,9 +155,9 @@ def create_model(
         built = num_classes
 
         def hint(key: str, shape: tuple[int, ...]) -> str | None:
-            if key not in axes or len(shape) <= axes[key]:
+            if key not in axes or len(shape) <= axes[key][0]:
                 return None
-            found = shape[axes[key]]
+            found = shape[axes[key][0]] - axes[key][1]
             return (
                 f"model weights {pretrained_path} have {found} classes (`{key}` {shape}) but the model was built "
                 f"with num_classes={built}; use --num-classes {found} (or num_classes={found})"
@@ -178,8 +184,8 @@ def list_models(pattern: str | None = None) -> list[str]:
         The matching names, sorted.
 
     Example:
-        >>> list_models("deeplabv3_*")
-        ['deeplabv3_resnet101', 'deeplabv3_resnet50']
+        >>> list_models("deeplabv3plus_*")
+        ['deeplabv3plus_resnet101', 'deeplabv3plus_resnet50']
     """
     names = sorted(_MODELS)
     return names if pattern is None else [n for n in names if fnmatch.fnmatchcase(n, pattern)]

@@ -1,48 +1,36 @@
-"""EoMT-style encoder-only mask transformer on the DINOv2-style :class:`~oodforge.models.vit.ViTEncoder`.
+"""EoMT (Kerssies et al., "Your ViT is Secretly an Image Segmentation Model", CVPR 2025), official layout.
 
-After Kerssies et al., "Your ViT is Secretly an Image Segmentation Model", CVPR 2025.
+The module layout is that of the official code (tue-mps/eomt).
 
-Q learnable queries are concatenated to the tokens before the last ``num_blocks`` ViT blocks, so the
-encoder itself refines them jointly with the patch tokens. After the final norm, a linear class head maps
-each query to C+1 logits (last = no object); a 3-layer MLP maps it to a mask embedding whose dot
-product with the patch features, upscaled ×2 per step by transposed-conv blocks (to about H/4), gives Q
-mask logits. Per-pixel class scores combine both (:func:`oodforge.scores.mask_class_pixel_scores`) and
-feed RbA. Masked attention (annealed away by the end of EoMT training) is not implemented: inference
-is the same.
+``EoMT.state_dict()`` has exactly the keys and shapes of the official checkpoints
+(``https://huggingface.co/tue-mps/<name>/resolve/main/pytorch_model.bin``: the Lightning module's state
+dict, keys ``network.*`` plus the loss's ``criterion.empty_weight``, which is ignored as auxiliary), so
+``create_model("eomt_vit_large", pretrained_path=...)`` loads the Cityscapes model strictly. The
+backbone is timm's DINOv2 register ViT with patch 16 (``network.encoder.backbone.*``, see
+:mod:`oodforge.models.vit`); the network is :class:`~oodforge.models._eomt_network.EoMTNetwork`.
+
+Inputs are ImageNet-normalised RGB (the official wrapper normalises inside; oodforge normalises before
+the model), H and W multiples of the patch size. The official models run at their training size
+(e.g. 1024×1024 crops for Cityscapes); other sizes interpolate the position embeddings.
 """
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
+from typing import ClassVar
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from oodforge.errors import UsageError
 from oodforge.models._base import SegmentationModel
+from oodforge.models._eomt_network import EoMTNetwork, upsampled_pixel_scores
 from oodforge.models._registry import register_model
 from oodforge.models._weights import check_weights_path
+from oodforge.models.convention import InputConvention
 from oodforge.models.vit import ViTEncoder, load_dinov2_weights
 from oodforge.scores.rba import mask_class_pixel_scores
 
-__all__ = ["EoMT", "eomt_vit_base", "eomt_vit_small", "eomt_vit_tiny", "load_dinov2_weights"]
-
-
-class _ScaleBlock(nn.Module):
-    """(B, D, h, w) → (B, D, 2h, 2w): 2×2/2 transposed conv → GELU → depthwise 3×3 conv → channel LayerNorm."""
-
-    def __init__(self, dim: int) -> None:
-        super().__init__()
-        self.up = nn.ConvTranspose2d(dim, dim, 2, stride=2)
-        self.act = nn.GELU()
-        self.dw = nn.Conv2d(dim, dim, 3, padding=1, groups=dim, bias=False)
-        self.norm = nn.LayerNorm(dim, eps=1e-6)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.dw(self.act(self.up(x)))
-        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+__all__ = ["EoMT", "eomt_vit_base", "eomt_vit_large", "eomt_vit_small", "eomt_vit_tiny", "load_dinov2_weights"]
 
 
 class EoMT(SegmentationModel):
@@ -51,13 +39,13 @@ class EoMT(SegmentationModel):
     ``forward(x)`` with x (B, 3, H, W), H and W multiples of ``patch_size``, returns
 
     - ``"class_logits"`` (B, Q, C+1), last column = no object;
-    - ``"mask_logits"`` (B, Q, H', W') with H' = (H/p)·2^k ≈ H/4 (k = ``num_upscale``);
-    - ``"pixel_scores"`` (B, C, H', W'), Σ_q softmax(class)_c · sigmoid(mask), values in [0, Q]: the input
-      of :func:`oodforge.scores.rba_score`;
-    - ``"logits"`` (B, C, H, W): ``pixel_scores`` bilinearly resized to the input (for MSP / MaxLogit / …);
+    - ``"mask_logits"`` (B, Q, H', W'), H' = (H/p)·2^k (k upscale blocks: H/4 for p = 16);
+    - ``"pixel_scores"`` (B, C, H', W'), Σ_q softmax(class)_c · sigmoid(mask) at mask resolution;
+    - ``"logits"`` (B, C, H, W): the same sum with the mask logits first resized to the input (the
+      official semantic inference), values in [0, Q]; the input of MSP / MaxLogit / RbA at full size;
     - ``"features"`` (B, D, H/p, W/p): normalised patch tokens;
-    - with ``aux_outputs``: ``"aux_class_logits"`` (L−1, B, Q, C+1) and ``"aux_mask_logits"``
-      (L−1, B, Q, H', W'), predictions after each earlier query block (L = ``num_blocks``), for deep supervision.
+    - with ``aux_outputs``: ``"aux_class_logits"`` (L, B, Q, C+1) and ``"aux_mask_logits"`` (L, B, Q, H', W'),
+      the official intermediate predictions, made before each of the L = ``num_blocks`` query blocks.
 
     Args:
         num_classes: Number of classes C.
@@ -69,7 +57,7 @@ class EoMT(SegmentationModel):
         num_register_tokens: Register tokens R.
         num_queries: Queries Q.
         num_blocks: Last blocks that process the queries (1 ≤ L ≤ depth).
-        aux_outputs: Also return the predictions of the earlier query blocks.
+        aux_outputs: Also return the intermediate predictions.
         layer_scale_init: Initial LayerScale value.
 
     Example:
@@ -81,6 +69,13 @@ class EoMT(SegmentationModel):
     """
 
     is_mask_classification = True
+    #: the official Lightning checkpoints also hold the loss's class weights
+    auxiliary_weights: ClassVar[tuple[str, ...]] = ("criterion.",)
+    #: DINOv2 / EoMT expect RGB normalised with the ImageNet mean and std
+    INPUT_NORMALIZATION: ClassVar[str] = "imagenet"
+    #: the official Cityscapes evaluation: ImageNet-normalised RGB, shorter side 1024, patch multiple 16 (the
+    #: official sliding 1024x1024 windows are not reproduced: the whole resized frame is one window)
+    input_convention: ClassVar[InputConvention] = InputConvention(short_side=1024, pad_multiple=16)
 
     def __init__(
         self,
@@ -106,10 +101,8 @@ class EoMT(SegmentationModel):
         self.num_classes = num_classes
         self.num_features = embed_dim
         self.input_multiple = patch_size
-        self.num_queries = num_queries
-        self.num_blocks = num_blocks
         self.aux_outputs = aux_outputs
-        self.encoder = ViTEncoder(
+        backbone = ViTEncoder(
             img_size=size,
             patch_size=patch_size,
             embed_dim=embed_dim,
@@ -117,57 +110,50 @@ class EoMT(SegmentationModel):
             num_heads=num_heads,
             num_register_tokens=num_register_tokens,
             layer_scale_init=layer_scale_init,
+            layout="timm",
         )
-        self.queries = nn.Embedding(num_queries, embed_dim)
-        self.class_head = nn.Linear(embed_dim, num_classes + 1)
-        self.mask_head = nn.Sequential(
-            nn.Linear(embed_dim, embed_dim),
-            nn.GELU(),
-            nn.Linear(embed_dim, embed_dim),
-            nn.GELU(),
-            nn.Linear(embed_dim, embed_dim),
-        )
-        self.num_upscale = max(1, round(math.log2(patch_size / 4)))
-        self.upscale = nn.Sequential(*[_ScaleBlock(embed_dim) for _ in range(self.num_upscale)])
+        self.network = EoMTNetwork(backbone, num_classes, num_queries, num_blocks)
 
-    def _split(self, tokens: torch.Tensor, grid: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised tokens (B, Q + 1 + R + N, D) → queries (B, Q, D) and patch map (B, D, h, w)."""
-        patches = tokens[:, self.num_queries + self.encoder.num_prefix_tokens :]
-        return tokens[:, : self.num_queries], patches.transpose(1, 2).reshape(tokens.shape[0], -1, *grid)
+    @property
+    def backbone(self) -> ViTEncoder:
+        """The ViT (``network.encoder.backbone``)."""
+        return self.network.backbone
+
+    @property
+    def num_queries(self) -> int:
+        """Queries Q."""
+        return self.network.num_q
+
+    @property
+    def num_blocks(self) -> int:
+        """Query blocks L."""
+        return self.network.num_blocks
 
     def forward_features(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, 3, H, W) → ``{"out": (B, D, H/p, W/p), "queries": (B, Q, D)}`` (+ ``aux_out``, ``aux_queries``)."""
-        p = self.encoder.patch_size
-        grid = (x.shape[-2] // p, x.shape[-1] // p)
-        tokens = self.encoder.embed(x)
-        start = len(self.encoder.blocks) - self.num_blocks
-        aux: list[tuple[torch.Tensor, torch.Tensor]] = []
-        for i, block in enumerate(self.encoder.blocks):
-            if i == start:
-                queries = self.queries.weight.unsqueeze(0).expand(x.shape[0], -1, -1)
-                tokens = torch.cat([queries, tokens], dim=1)
-            tokens = block(tokens)
-            if self.aux_outputs and start <= i < len(self.encoder.blocks) - 1:
-                aux.append(self._split(self.encoder.norm(tokens), grid))
-        queries, patches = self._split(self.encoder.norm(tokens), grid)
+        grid = (x.shape[-2] // self.backbone.patch_size, x.shape[-1] // self.backbone.patch_size)
+        normed, before = self.network(x, collect=self.aux_outputs)
+        queries, patches = self.network.split(normed, grid)
         out = {"out": patches, "queries": queries}
-        if aux:
-            out["aux_queries"] = torch.stack([q for q, _ in aux])
-            out["aux_out"] = torch.stack([m for _, m in aux])
+        if before:
+            splits = [self.network.split(t, grid) for t in before]
+            out["aux_queries"] = torch.stack([q for q, _ in splits])
+            out["aux_out"] = torch.stack([m for _, m in splits])
         return out
 
     def predict_masks(self, queries: torch.Tensor, patches: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Heads: queries (B, Q, D), patch map (B, D, h, w) → class logits (B, Q, C+1), mask logits (B, Q, h', w')."""
-        features = self.upscale(patches)
-        mask_logits = torch.einsum("bqd,bdhw->bqhw", self.mask_head(queries), features)
-        return self.class_head(queries), mask_logits
+        return self.network.heads(queries, patches)
 
     def forward_head(self, features: dict[str, torch.Tensor], output_size: tuple[int, int]) -> dict[str, torch.Tensor]:
-        """Class and mask predictions, per-pixel class scores, and their resize to ``output_size``."""
+        """Class and mask predictions, per-pixel class scores at mask resolution and at ``output_size``."""
         class_logits, mask_logits = self.predict_masks(features["queries"], features["out"])
-        pixel_scores = mask_class_pixel_scores(class_logits, mask_logits)
-        logits = F.interpolate(pixel_scores, size=output_size, mode="bilinear", align_corners=False)
-        out = {"class_logits": class_logits, "mask_logits": mask_logits, "pixel_scores": pixel_scores, "logits": logits}
+        out = {
+            "class_logits": class_logits,
+            "mask_logits": mask_logits,
+            "pixel_scores": mask_class_pixel_scores(class_logits, mask_logits),
+            "logits": upsampled_pixel_scores(class_logits, mask_logits, output_size),
+        }
         if "aux_queries" in features:
             preds = [
                 self.predict_masks(q, m) for q, m in zip(features["aux_queries"], features["aux_out"], strict=True)
@@ -177,16 +163,17 @@ class EoMT(SegmentationModel):
         return out
 
 
+#: ViT widths: (D, depth, heads), as timm's vit_{small,base,large}_patch14_reg4_dinov2 (tiny: oodforge's own)
 _VARIANTS = {
-    "tiny": {"embed_dim": 192, "depth": 4, "num_heads": 3},
-    "small": {"embed_dim": 384, "depth": 12, "num_heads": 6},
-    "base": {"embed_dim": 768, "depth": 12, "num_heads": 12},
+    "tiny": (192, 4, 3),
+    "small": (384, 12, 6),
+    "base": (768, 12, 12),
+    "large": (1024, 24, 16),
 }
 
 
 def _create(
     variant: str,
-    *,
     num_classes: int,
     num_queries: int,
     num_blocks: int,
@@ -198,14 +185,14 @@ def _create(
 ) -> EoMT:
     if backbone_weights is not None:
         check_weights_path(backbone_weights, "DINOv2 weights")
-    dims = _VARIANTS[variant]
+    dim, depth, heads = _VARIANTS[variant]
     model = EoMT(
         num_classes,
         img_size=img_size,
         patch_size=patch_size,
-        embed_dim=dims["embed_dim"],
-        depth=dims["depth"],
-        num_heads=dims["num_heads"],
+        embed_dim=dim,
+        depth=depth,
+        num_heads=heads,
         num_register_tokens=num_register_tokens,
         num_queries=num_queries,
         num_blocks=num_blocks,
@@ -229,66 +216,68 @@ def eomt_vit_tiny(
     backbone_weights: str | Path | None = None,
 ) -> EoMT:
     """EoMT on a 4-block ViT-Ti (D=192, 3 heads), 16 queries in the last 2 blocks: for tests and smoke runs."""
-    return _create(
-        "tiny",
-        num_classes=num_classes,
-        num_queries=num_queries,
-        num_blocks=num_blocks,
-        img_size=img_size,
-        patch_size=patch_size,
-        num_register_tokens=num_register_tokens,
-        aux_outputs=aux_outputs,
-        backbone_weights=backbone_weights,
-    )
+    args = (num_classes, num_queries, num_blocks, img_size, patch_size, num_register_tokens, aux_outputs)
+    return _create("tiny", *args, backbone_weights)
 
 
 @register_model("eomt_vit_small")
 def eomt_vit_small(
     *,
     num_classes: int = 19,
-    num_queries: int = 100,
-    num_blocks: int = 4,
+    num_queries: int = 200,
+    num_blocks: int = 3,
     img_size: int | tuple[int, int] = 640,
     patch_size: int = 16,
     num_register_tokens: int = 4,
     aux_outputs: bool = False,
     backbone_weights: str | Path | None = None,
 ) -> EoMT:
-    """EoMT on ViT-S (D=384, 12 blocks, 6 heads); ``backbone_weights``: a local DINOv2 ViT-S/14 (reg4) file."""
-    return _create(
-        "small",
-        num_classes=num_classes,
-        num_queries=num_queries,
-        num_blocks=num_blocks,
-        img_size=img_size,
-        patch_size=patch_size,
-        num_register_tokens=num_register_tokens,
-        aux_outputs=aux_outputs,
-        backbone_weights=backbone_weights,
-    )
+    """EoMT-S as the official COCO panoptic 640 model ``coco_panoptic_eomt_small_640_2x``.
+
+    ViT-S/16 from DINOv2 reg4, 200 queries in the last 3 blocks (133 classes there);
+    ``backbone_weights``: a local DINOv2 ViT-S/14 file.
+    """
+    args = (num_classes, num_queries, num_blocks, img_size, patch_size, num_register_tokens, aux_outputs)
+    return _create("small", *args, backbone_weights)
 
 
 @register_model("eomt_vit_base")
 def eomt_vit_base(
     *,
     num_classes: int = 19,
-    num_queries: int = 100,
-    num_blocks: int = 4,
+    num_queries: int = 200,
+    num_blocks: int = 3,
     img_size: int | tuple[int, int] = 640,
     patch_size: int = 16,
     num_register_tokens: int = 4,
     aux_outputs: bool = False,
     backbone_weights: str | Path | None = None,
 ) -> EoMT:
-    """EoMT on ViT-B (D=768, 12 blocks, 12 heads); ``backbone_weights``: a local DINOv2 ViT-B/14 (reg4) file."""
-    return _create(
-        "base",
-        num_classes=num_classes,
-        num_queries=num_queries,
-        num_blocks=num_blocks,
-        img_size=img_size,
-        patch_size=patch_size,
-        num_register_tokens=num_register_tokens,
-        aux_outputs=aux_outputs,
-        backbone_weights=backbone_weights,
-    )
+    """EoMT-B as the official COCO panoptic 640 model ``coco_panoptic_eomt_base_640_2x``.
+
+    ViT-B/16 from DINOv2 reg4, 200 queries in the last 3 blocks (133 classes there);
+    ``backbone_weights``: a local DINOv2 ViT-B/14 file.
+    """
+    args = (num_classes, num_queries, num_blocks, img_size, patch_size, num_register_tokens, aux_outputs)
+    return _create("base", *args, backbone_weights)
+
+
+@register_model("eomt_vit_large")
+def eomt_vit_large(
+    *,
+    num_classes: int = 19,
+    num_queries: int = 100,
+    num_blocks: int = 4,
+    img_size: int | tuple[int, int] = 1024,
+    patch_size: int = 16,
+    num_register_tokens: int = 4,
+    aux_outputs: bool = False,
+    backbone_weights: str | Path | None = None,
+) -> EoMT:
+    """EoMT-L as the official Cityscapes semantic model ``cityscapes_semantic_eomt_large_1024``.
+
+    ViT-L/16 from DINOv2 reg4 at 1024×1024, 100 queries in the last 4 blocks, 19 classes;
+    ``backbone_weights``: a local DINOv2 ViT-L/14 file.
+    """
+    args = (num_classes, num_queries, num_blocks, img_size, patch_size, num_register_tokens, aux_outputs)
+    return _create("large", *args, backbone_weights)

@@ -1,114 +1,44 @@
-"""A plain ViT encoder laid out as DINOv2 (Oquab et al., 2023; registers: Darcet et al., ICLR 2024).
+"""A plain ViT encoder in the two public DINOv2 layouts (Oquab et al., 2023; registers: Darcet et al., ICLR 2024).
 
-Tokens are ``[cls, registers…, patches…]``; the learned position embedding covers ``cls`` and the patch
-grid and is interpolated bicubically when the input grid differs. Blocks are pre-norm with LayerScale:
-``x + ls1(attn(norm1(x)))``, ``x + ls2(mlp(norm2(x)))``. Module names equal DINOv2's (``patch_embed.proj``,
-``cls_token``, ``register_tokens``, ``pos_embed``, ``blocks.N.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,
-mlp.fc1,mlp.fc2,ls2.gamma}``, ``norm``), so :func:`load_dinov2_weights` needs no renaming beyond
-resampling ``pos_embed`` and, for another patch size, the patch kernel.
+Both layouts share the blocks (:mod:`oodforge.models._vit_layers`) and the token order
+``[cls, registers…, patches…]``; registers never get a position embedding. They differ in three names
+and one shape, exactly as the released files do:
+
+- ``layout="dinov2"``: facebookresearch/dinov2 (``dinov2_vit{s,b,l}14[_reg4]_pretrain.pth``):
+  ``cls_token`` (1, 1, D), ``pos_embed`` (1, 1 + N, D) whose first entry belongs to ``cls``,
+  ``register_tokens`` (1, R, D) and ``mask_token`` (1, D) (used only by DINOv2 training). Other input
+  sizes interpolate the grid as DINOv2 does (bicubic, scale factor ``(n + 0.1) / N``, no antialiasing).
+- ``layout="timm"``: timm's ``vit_*_patch14[_reg4]_dinov2`` (the backbone of EoMT): ``reg_token``
+  (1, R, D) and, with registers (timm's ``no_embed_class=True``), ``pos_embed`` (1, N, D) over the
+  patch grid only, the class entry being folded into ``cls_token``. Other input sizes interpolate the
+  grid bicubically by size with antialiasing (timm's ``resample_abs_pos_embed``).
+
+:func:`load_dinov2_weights` reads either layout (and DINOv2 training checkpoints) into either layout.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from pathlib import Path
+from typing import Literal, cast
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from oodforge.errors import InputFileError, UsageError
+from oodforge.errors import UsageError
+from oodforge.models._vit_layers import Block, PatchEmbed, interpolate_pos_embed, resample_patch_kernel
+from oodforge.models._vit_weights import convert_dinov2_state
 from oodforge.models._weights import LoadReport, apply_state_dict, read_state_dict
 
-__all__ = ["ViTEncoder", "interpolate_pos_embed", "load_dinov2_weights", "resample_patch_kernel"]
+__all__ = ["Block", "ViTEncoder", "interpolate_pos_embed", "load_dinov2_weights", "resample_patch_kernel"]
 
-
-class _Attention(nn.Module):
-    def __init__(self, dim: int, num_heads: int) -> None:
-        super().__init__()
-        self.num_heads = num_heads
-        self.qkv = nn.Linear(dim, 3 * dim)
-        self.proj = nn.Linear(dim, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        b, n, d = x.shape
-        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads).permute(2, 0, 3, 1, 4)
-        out = F.scaled_dot_product_attention(q, k, v)
-        return self.proj(out.transpose(1, 2).reshape(b, n, d))
-
-
-class _Mlp(nn.Module):
-    def __init__(self, dim: int, hidden: int) -> None:
-        super().__init__()
-        self.fc1 = nn.Linear(dim, hidden)
-        self.act = nn.GELU()
-        self.fc2 = nn.Linear(hidden, dim)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc2(self.act(self.fc1(x)))
-
-
-class _LayerScale(nn.Module):
-    def __init__(self, dim: int, init: float) -> None:
-        super().__init__()
-        self.gamma = nn.Parameter(torch.full((dim,), float(init)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.gamma
-
-
-class Block(nn.Module):
-    """Pre-norm transformer block with LayerScale: (B, N, D) → (B, N, D)."""
-
-    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 4.0, layer_scale_init: float = 1e-5) -> None:
-        super().__init__()
-        self.norm1 = nn.LayerNorm(dim, eps=1e-6)
-        self.attn = _Attention(dim, num_heads)
-        self.ls1 = _LayerScale(dim, layer_scale_init)
-        self.norm2 = nn.LayerNorm(dim, eps=1e-6)
-        self.mlp = _Mlp(dim, int(dim * mlp_ratio))
-        self.ls2 = _LayerScale(dim, layer_scale_init)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x + self.ls1(self.attn(self.norm1(x)))
-        return x + self.ls2(self.mlp(self.norm2(x)))
-
-
-class _PatchEmbed(nn.Module):
-    def __init__(self, patch_size: int, dim: int) -> None:
-        super().__init__()
-        self.proj = nn.Conv2d(3, dim, patch_size, stride=patch_size)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.proj(x)
-
-
-def interpolate_pos_embed(grid_pos: torch.Tensor, src: tuple[int, int], dst: tuple[int, int]) -> torch.Tensor:
-    """Resample patch position embeddings (1, h·w, D) on grid ``src`` = (h, w) to ``dst`` (bicubic)."""
-    if tuple(src) == tuple(dst):
-        return grid_pos
-    d = grid_pos.shape[-1]
-    grid = grid_pos.reshape(1, src[0], src[1], d).permute(0, 3, 1, 2)
-    grid = F.interpolate(grid.float(), size=dst, mode="bicubic", align_corners=False).to(grid_pos.dtype)
-    return grid.permute(0, 2, 3, 1).reshape(1, dst[0] * dst[1], d)
-
-
-def resample_patch_kernel(weight: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Resample a patch-embedding kernel (D, C, h, w) to (D, C, *size) by pseudo-inverse resizing (FlexiViT).
-
-    The new kernel ``w'`` solves ``⟨resize(x), w'⟩ = ⟨x, w⟩`` for every h×w patch ``x`` in the least-norm
-    sense (exactly when enlarging), where ``resize`` is bilinear, so tokens of a resized image match.
-    """
-    d, c, h, w = weight.shape
-    basis = torch.eye(h * w, dtype=torch.float64).reshape(h * w, 1, h, w)
-    resize = F.interpolate(basis, size=size, mode="bilinear", align_corners=False).reshape(h * w, -1)
-    new = torch.linalg.pinv(resize) @ weight.reshape(d * c, h * w).double().T
-    return new.T.reshape(d, c, *size).to(weight.dtype)
+Layout = Literal["dinov2", "timm"]
+#: position-grid interpolation per layout: (offset, antialias): DINOv2's ``interpolate_offset`` of the hub
+#: models without antialiasing, timm's size-based resampling with antialiasing
+_INTERPOLATION: dict[str, tuple[float, bool]] = {"dinov2": (0.1, False), "timm": (0.0, True)}
 
 
 class ViTEncoder(nn.Module):
-    """DINOv2-style ViT: patch embedding, ``cls`` + optional register tokens, pre-norm LayerScale blocks, final norm.
+    """DINOv2 ViT: patch embedding, ``cls`` + optional register tokens, pre-norm LayerScale blocks, final norm.
 
     Args:
         img_size: (H, W) the position embedding is laid out for; other sizes are interpolated.
@@ -117,21 +47,30 @@ class ViTEncoder(nn.Module):
         depth: Number of blocks.
         num_heads: Attention heads (D must be divisible by it).
         mlp_ratio: MLP hidden width / D.
-        num_register_tokens: Register tokens R (4 in DINOv2 "reg" checkpoints).
+        num_register_tokens: Register tokens R (4 in the ``_reg4`` checkpoints).
         layer_scale_init: Initial LayerScale value.
+        layout: ``"dinov2"`` or ``"timm"`` parameter layout (see the module docstring).
+
+    Example:
+        >>> enc = ViTEncoder(img_size=(28, 28), embed_dim=24, depth=1, num_heads=2, num_register_tokens=4)
+        >>> sorted(k for k in enc.state_dict() if "blocks" not in k)[:5]
+        ['cls_token', 'mask_token', 'norm.bias', 'norm.weight', 'patch_embed.proj.bias']
+        >>> tuple(enc(torch.zeros(1, 3, 42, 28)).shape)
+        (1, 24, 3, 2)
     """
 
     def __init__(
         self,
         *,
-        img_size: tuple[int, int] = (640, 640),
-        patch_size: int = 16,
+        img_size: tuple[int, int] = (518, 518),
+        patch_size: int = 14,
         embed_dim: int = 768,
         depth: int = 12,
         num_heads: int = 12,
         mlp_ratio: float = 4.0,
         num_register_tokens: int = 0,
         layer_scale_init: float = 1e-5,
+        layout: Layout = "dinov2",
     ) -> None:
         super().__init__()
         if embed_dim % num_heads or min(patch_size, depth, num_heads) < 1 or num_register_tokens < 0:
@@ -139,44 +78,64 @@ class ViTEncoder(nn.Module):
                 f"Expected positive `patch_size`, `depth`, `num_heads` dividing `embed_dim` and `num_register_tokens`"
                 f" ≥ 0, but got {patch_size}, {depth}, {num_heads}, {embed_dim}, {num_register_tokens}"
             )
+        if layout not in _INTERPOLATION:
+            raise UsageError(f"Expected `layout` to be 'dinov2' or 'timm', but got {layout!r}")
+        self.layout: Layout = layout
         self.patch_size = patch_size
         self.embed_dim = embed_dim
         self.grid = (img_size[0] // patch_size, img_size[1] // patch_size)
+        self.num_register_tokens = num_register_tokens
         self.num_prefix_tokens = 1 + num_register_tokens
-        self.patch_embed = _PatchEmbed(patch_size, embed_dim)
+        #: whether ``pos_embed`` starts with an entry for ``cls`` (all but timm's register models)
+        self.class_pos_embed = layout == "dinov2" or num_register_tokens == 0
+        self.register_key = "register_tokens" if layout == "dinov2" else "reg_token"
+        self.patch_embed = PatchEmbed(patch_size, embed_dim)
         self.cls_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
-        self.register_tokens = (
-            nn.Parameter(torch.zeros(1, num_register_tokens, embed_dim)) if num_register_tokens else None
-        )
-        self.pos_embed = nn.Parameter(torch.zeros(1, 1 + self.grid[0] * self.grid[1], embed_dim))
+        n_pos = self.grid[0] * self.grid[1] + int(self.class_pos_embed)
+        self.pos_embed = nn.Parameter(torch.zeros(1, n_pos, embed_dim))
+        if num_register_tokens:
+            self.register_parameter(self.register_key, nn.Parameter(torch.zeros(1, num_register_tokens, embed_dim)))
+        if layout == "dinov2":
+            self.mask_token = nn.Parameter(torch.zeros(1, embed_dim))
         self.blocks = nn.ModuleList(Block(embed_dim, num_heads, mlp_ratio, layer_scale_init) for _ in range(depth))
         self.norm = nn.LayerNorm(embed_dim, eps=1e-6)
         self._init_weights()
 
+    @property
+    def registers(self) -> torch.Tensor | None:
+        """The register tokens (1, R, D) (``register_tokens`` or ``reg_token``), None without registers."""
+        return cast(torch.Tensor, getattr(self, self.register_key)) if self.num_register_tokens else None
+
     def _init_weights(self) -> None:
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.cls_token, std=1e-6)
-        if self.register_tokens is not None:
-            nn.init.normal_(self.register_tokens, std=1e-6)
+        if self.registers is not None:
+            nn.init.normal_(self.registers, std=1e-6)
         for m in self.modules():
             if isinstance(m, nn.Linear):
                 nn.init.trunc_normal_(m.weight, std=0.02)
                 nn.init.zeros_(m.bias)
 
+    def grid_pos_embed(self, grid: tuple[int, int]) -> torch.Tensor:
+        """Patch position embeddings (1, h·w, D) for a (h, w) patch grid, interpolated as the layout's source does."""
+        pos = self.pos_embed[:, 1:] if self.class_pos_embed else self.pos_embed
+        offset, antialias = _INTERPOLATION[self.layout]
+        return interpolate_pos_embed(pos, self.grid, grid, offset=offset, antialias=antialias)
+
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 3, H, W) → tokens (B, 1 + R + N, D), N = (H/p)·(W/p), position embeddings added."""
         patches = self.patch_embed(x)
         grid = (int(patches.shape[-2]), int(patches.shape[-1]))
-        patches = patches.flatten(2).transpose(1, 2)
-        patches = patches + interpolate_pos_embed(self.pos_embed[:, 1:], self.grid, grid)
+        patches = patches.flatten(2).transpose(1, 2) + self.grid_pos_embed(grid)
+        cls = self.cls_token + self.pos_embed[:, :1] if self.class_pos_embed else self.cls_token
         b = x.shape[0]
-        parts = [(self.cls_token + self.pos_embed[:, :1]).expand(b, -1, -1)]
-        if self.register_tokens is not None:
-            parts.append(self.register_tokens.expand(b, -1, -1))
+        parts = [cls.expand(b, -1, -1)]
+        if self.registers is not None:
+            parts.append(self.registers.expand(b, -1, -1))
         return torch.cat([*parts, patches], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, 3, H, W) → normalised patch features (B, D, H/p, W/p)."""
+        """(B, 3, H, W) → normalised patch features (B, D, H/p, W/p) (DINOv2's ``x_norm_patchtokens``)."""
         t = self.embed(x)
         for blk in self.blocks:
             t = blk(t)
@@ -184,52 +143,56 @@ class ViTEncoder(nn.Module):
         return t.transpose(1, 2).reshape(x.shape[0], -1, x.shape[-2] // self.patch_size, x.shape[-1] // self.patch_size)
 
 
-def _dinov2_state(encoder: ViTEncoder, state: dict[str, torch.Tensor], path: str | Path) -> dict[str, torch.Tensor]:
-    """Rename DINOv2 keys (training ``backbone.`` prefix, chunked ``blocks.c.N``) and resample shapes."""
-    if all(k.startswith("backbone.") for k in state):
-        state = {k.removeprefix("backbone."): v for k, v in state.items()}
-    state = {re.sub(r"^blocks\.\d+\.(\d+)\.", r"blocks.\1.", k): v for k, v in state.items()}
-    pos = state.get("pos_embed")
-    if pos is not None and pos.ndim == 3 and pos.shape[1] != encoder.pos_embed.shape[1]:
-        n = pos.shape[1] - 1
-        side = math.isqrt(n)
-        if side * side != n:
-            raise InputFileError(f"DINOv2 weights file {path}: `pos_embed` has {n} patch positions, not a square grid")
-        grid = interpolate_pos_embed(pos[:, 1:], (side, side), encoder.grid)
-        state["pos_embed"] = torch.cat([pos[:, :1], grid], dim=1)
-    kernel = state.get("patch_embed.proj.weight")
-    want = encoder.patch_embed.proj.weight.shape
-    if kernel is not None and kernel.ndim == 4 and kernel.shape[:2] == want[:2] and kernel.shape[2:] != want[2:]:
-        state["patch_embed.proj.weight"] = resample_patch_kernel(kernel, (want[2], want[3]))
-    return state
-
-
 def load_dinov2_weights(model: nn.Module, path: str | Path, *, strict: bool = False) -> LoadReport:
-    """Load a DINOv2 checkpoint (``dinov2_vit*14[_reg4]_pretrain.pth`` format) from a local file into a ViT.
+    """Load DINOv2 weights from a local file into a :class:`ViTEncoder` (alone or inside a model, e.g. EoMT).
 
-    Keys map one to one onto :class:`ViTEncoder`; ``pos_embed`` is interpolated to the model's grid, a
-    patch kernel of another size (DINOv2's 14 for a 16-pixel model) is resampled with
-    :func:`resample_patch_kernel`, and ``mask_token`` is ignored. Missing / unexpected keys are reported
-    (a :class:`UserWarning`, or an error with ``strict``); a width or register-count mismatch is an error.
+    Reads the hub files ``dinov2_vit{s,b,l}14[_reg4]_pretrain.pth`` (``layout="dinov2"``), timm's
+    ``vit_*_patch14[_reg4]_dinov2`` state dicts (``layout="timm"``) and DINOv2 training checkpoints
+    (``teacher`` entry, ``backbone.`` prefix, chunked ``blocks.c.N``), and converts them to the encoder's
+    layout as timm does: the class position entry is folded into ``cls_token`` for timm register models
+    (or set to zero when the file has none), registers are renamed, the patch grid of ``pos_embed`` is
+    interpolated to the encoder's ``img_size`` with the encoder layout's convention, and a patch kernel of
+    another size (14 → 16 for EoMT) is resampled with :func:`resample_patch_kernel`. ``mask_token`` (used
+    only by DINOv2 training) is ignored by a ``timm`` encoder and set to zero in a ``dinov2`` one when the
+    file has none.
 
     Args:
-        model: A :class:`ViTEncoder` or a model with an ``encoder`` attribute that is one (EoMT).
+        model: A :class:`ViTEncoder`, or a module holding exactly one (EoMT).
         path: Local checkpoint file, read with ``torch.load(..., weights_only=True)``.
-        strict: Raise on any missing or unexpected key.
+        strict: Raise on any missing or unexpected key (otherwise a :class:`UserWarning`).
 
     Returns:
         The :class:`~oodforge.models.LoadReport` (keys in the encoder's naming).
 
     Raises:
-        UsageError: ``model`` holds no ViT encoder.
-        InputFileError: Missing or unreadable file, or mismatching shapes.
+        UsageError: ``model`` holds no ViT encoder, or several.
+        InputFileError: Missing or unreadable file, a non-square position grid, or mismatching shapes
+            (another width or depth).
     """
-    encoder = model if isinstance(model, ViTEncoder) else getattr(model, "encoder", None)
-    if not isinstance(encoder, ViTEncoder):
+    encoders = [model] if isinstance(model, ViTEncoder) else [m for m in model.modules() if isinstance(m, ViTEncoder)]
+    if len(encoders) != 1:
         raise UsageError(
-            f"Expected a ViTEncoder or a model with a ViTEncoder `encoder`, but got {type(model).__name__}"
+            f"Expected a ViTEncoder or a model holding exactly one, but got {type(model).__name__} ({len(encoders)})"
         )
-    state = _dinov2_state(encoder, read_state_dict(path, "DINOv2 weights"), path)
+    encoder = encoders[0]
+    state = convert_dinov2_state(
+        read_state_dict(path, "DINOv2 weights"),
+        class_pos_embed=encoder.class_pos_embed,
+        register_key=encoder.register_key,
+        grid=encoder.grid,
+        patch_size=encoder.patch_size,
+        path=path,
+        offset=_INTERPOLATION[encoder.layout][0],
+        antialias=_INTERPOLATION[encoder.layout][1],
+    )
+    drop_mask_token = encoder.layout == "timm"
+    if not drop_mask_token and "mask_token" not in state:  # timm files drop it; DINOv2 initialises it to zero
+        state["mask_token"] = torch.zeros_like(encoder.mask_token)
     return apply_state_dict(
-        encoder, state, path=path, ignore=lambda k: k == "mask_token", strict=strict, what="DINOv2 weights"
+        encoder,
+        state,
+        path=path,
+        ignore=lambda k: drop_mask_token and k == "mask_token",
+        strict=strict,
+        what="DINOv2 weights",
     )
