@@ -89,7 +89,7 @@ def test_pretrained_path_round_trip(tmp_path) -> None:
     model = create_model("erfnet", num_classes=4, pretrained_path=path)
     for key, value in source.state_dict().items():
         torch.testing.assert_close(model.state_dict()[key], value, rtol=0, atol=0)
-    with pytest.raises(InputFileError, match="have 4 classes .*num_classes=5"):
+    with pytest.raises(InputFileError, match=r"have 4 classes .*num_classes=5"):
         create_model("erfnet", num_classes=5, pretrained_path=path)
     assert create_model("erfnet", num_classes=None, pretrained_path=path).num_classes == 4
 
