@@ -59,7 +59,10 @@ def _losses(log_dir: Path, key: str = "train/loss") -> list[float]:
 
 
 def test_oe_training_lowers_the_loss_and_raises_auroc_on_held_out_pastes(tmp_path, demo_world):
-    cfg = load_train_config(_config(tmp_path, demo_world, "oe"))
+    # from scratch, with its own settings (tiny_oe.yaml fine-tunes tiny_semantic: tested in test_demo_loop.py)
+    scratch = {"model.init_checkpoint": None, "optim.lr": 0.005, "optim.max_epochs": 5,
+               "loss.class_weights": "none", "loss.outlier_threshold": -3.5}  # fmt: skip
+    cfg = load_train_config(_config(tmp_path, demo_world, "oe", scratch))
     _, val = build_datasets(cfg)
     loader = DataLoader(val, batch_size=1)
     torch.manual_seed(cfg.seed)
@@ -94,7 +97,7 @@ def test_resume_takes_the_same_next_steps(tmp_path, demo_world):
 
 
 def test_head_task_trains_only_the_head(tmp_path, demo_world):
-    result = train(_config(tmp_path, demo_world, "head", {"optim.max_epochs": 1}))
+    result = train(_config(tmp_path, demo_world, "head", {"optim.max_epochs": 1, "model.init_checkpoint": None}))
     module = OodforgeModule.load_from_checkpoint(result.last_checkpoint)
     assert module.head is not None
     assert not any(p.requires_grad for p in module.model.parameters())

@@ -196,6 +196,7 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints", filename="epoch{epoch:03d}-step{step:06d}", auto_insert_metric_name=False,
         save_last=True, monitor="val/mIoU", mode="max", save_top_k=1, every_n_train_steps=tc.checkpoint_every_n_steps,
+        enable_version_counter=False,  # a new run in the same output_dir replaces last.ckpt, never last-v1.ckpt
     )  # fmt: skip
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*does not have many workers.*")

@@ -1,0 +1,171 @@
+"""The demo loop of the README end to end: tiny_semantic, then tiny_oe from its checkpoint, scored as a user would.
+
+One module fixture writes the world of ``make demo``, runs ``configs/tiny_semantic.yaml`` and ``configs/tiny_oe.yaml``
+on it as shipped (only paths changed), synthesizes a dataset of the same world with the demo config (its ``test``
+split: every val frame, none of them trained on, with pasted COCO objects), and goes through the CLI: ``predict``,
+``score`` and ``eval``. The OE model must beat the best post-hoc score of the plain model and keep its segmentation.
+
+Shorter runs (fewer epochs, or the 6-frame ``demo_world`` fixture) are cheaper but leave a segmenter too weak for
+the comparison to be stable across seeds, so this module runs the configs' own budget (about 90 s on 2 cores).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+import yaml
+from typer.testing import CliRunner
+
+from _helpers import demo_config_dict
+from oodforge.cli.main import app
+from oodforge.learn.predict import load_predictor
+from oodforge.learn.segeval import segment_evaluate
+from oodforge.learn.train import TrainResult, train
+from oodforge.learn.train_config import TrainConfig, load_train_config
+from oodforge.synth.runner import synthesize_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+POST_HOC = ("msp", "maxlogit", "entropy", "energy")
+N_TRAIN = 12  # training frames of the demo world (write_demo_world's default, as `make demo`)
+
+
+def _config(tmp: Path, world: Path, name: str, overrides: dict[str, Any] | None = None) -> Path:
+    """``configs/tiny_<name>.yaml`` pointed at ``world`` (a folder holding ``world/``), output under ``tmp``."""
+    data = yaml.safe_load((ROOT / "configs" / f"tiny_{name}.yaml").read_text())
+    data["data"]["cityscapes_root"] = str(world / "world" / "cityscapes")
+    if "paste" in data:
+        data["paste"]["coco_root"] = str(world / "world" / "coco")
+        data["paste"]["cache_dir"] = str(world / "cache")
+    data["output_dir"] = str(tmp / f"run_{name}")
+    data["trainer"]["progress_bar"] = False
+    for dotted, value in (overrides or {}).items():
+        node = data
+        *parents, last = dotted.split(".")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    path = tmp / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def _shipped(name: str) -> TrainConfig:
+    return load_train_config(ROOT / "configs" / f"tiny_{name}.yaml")
+
+
+def _logged(result: TrainResult, key: str) -> list[float]:
+    with (result.log_dir / "metrics.csv").open() as fh:
+        return [float(r[key]) for r in csv.DictReader(fh) if r.get(key)]
+
+
+def _cli(*args: str | Path) -> None:
+    res = CliRunner().invoke(app, [str(a) for a in args])
+    assert res.exit_code == 0, res.output
+
+
+def _clean_val_miou(checkpoint: Path, cityscapes: Path) -> float:
+    """mIoU of a checkpoint on every val frame, without pastes (what `oodforge segeval` reports)."""
+    return segment_evaluate(load_predictor(checkpoint=checkpoint, device="cpu"), cityscapes, "val").miou
+
+
+@dataclass
+class Loop:
+    semantic: TrainResult
+    oe: TrainResult
+    stale_step: int  # global step of a shorter semantic run written to the same output_dir before
+    plain: dict[str, dict[str, float]]  # post-hoc method on the plain model's logits -> `oodforge eval` pixel metrics
+    oe_scores: dict[str, float]  # pixel metrics of the OE checkpoint's own score (`predict` scores/)
+    clean_miou: tuple[float, float]  # (semantic, oe) on the clean val frames
+
+
+@pytest.fixture(scope="module")
+def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
+    from oodforge.demo.world import write_demo_world
+
+    tmp = tmp_path_factory.mktemp("loop")
+    write_demo_world(tmp / "world", n_train=N_TRAIN)
+    # a user who re-runs tiny_semantic: the second run must replace last.ckpt (tiny_oe starts from that path)
+    short = {
+        "optim.max_epochs": 1,
+        "data.max_train_images": 2,
+        "data.max_val_images": 1,
+        "trainer.log_every_n_steps": 1,
+    }
+    stale = train(_config(tmp, tmp, "semantic", short))
+    stale_step = int(torch.load(stale.last_checkpoint, map_location="cpu", weights_only=False)["global_step"])
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*exists and is not empty.*")
+        semantic = train(_config(tmp, tmp, "semantic"))
+    oe = train(_config(tmp, tmp, "oe", {"model.init_checkpoint": str(semantic.last_checkpoint)}))
+
+    data = demo_config_dict()
+    data["sources"]["cityscapes"]["root"] = str(tmp / "world" / "cityscapes")
+    data["sources"]["coco"]["root"] = str(tmp / "world" / "coco")
+    data["sources"]["coco"]["cache_dir"] = str(tmp / "cache")
+    data["dataset"]["output_root"] = str(tmp / "dataset")
+    # every val frame (none is trained on; the runs validate on 4 of them) gets 1-3 objects: more anomaly pixels
+    data["splits"] = {"test": {"source": "val", "part": [0.0, 1.0], "clean_ratio": 0.0, "synth_ratio": 1.0}}
+    (tmp / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    summary = synthesize_dataset(tmp / "demo.yaml", workers=1)
+    assert not summary.failed
+    dataset, images = tmp / "dataset", tmp / "dataset" / "test" / "images"
+
+    def evaluate(scores: Path) -> dict[str, float]:
+        out = scores.parent / f"{scores.name}.json"
+        _cli("eval", "--benchmark", "synth", "--root", dataset, "--scores", scores, "--split", "test", "-q",
+             "--out", out)  # fmt: skip
+        pixel: dict[str, float] = json.loads(out.read_text())["pixel"]
+        return pixel
+
+    _cli("predict", images, tmp / "plain", "-c", semantic.last_checkpoint, "--logits")
+    plain = {}
+    for method in POST_HOC:
+        _cli("score", "--method", method, "-q", tmp / "plain" / "logits", tmp / method)
+        plain[method] = evaluate(tmp / method)
+    _cli("predict", images, tmp / "oe", "-c", oe.last_checkpoint)
+    cityscapes = tmp / "world" / "cityscapes"
+    clean = (_clean_val_miou(semantic.last_checkpoint, cityscapes), _clean_val_miou(oe.last_checkpoint, cityscapes))
+    return Loop(semantic, oe, stale_step, plain, evaluate(tmp / "oe" / "scores"), clean)
+
+
+def test_oe_beats_every_post_hoc_score_of_the_plain_model(loop: Loop) -> None:
+    best_ap = max(m["ap"] for m in loop.plain.values())
+    best_auroc = max(m["auroc"] for m in loop.plain.values())
+    figures = {"oe": loop.oe_scores, **loop.plain}
+    assert loop.oe_scores["ap"] > best_ap, figures
+    assert loop.oe_scores["auroc"] > best_auroc, figures
+
+
+def test_oe_fine_tuning_keeps_the_segmentation(loop: Loop) -> None:
+    semantic, oe = _logged(loop.semantic, "val/mIoU"), _logged(loop.oe, "val/mIoU")
+    # logged: the OE run validates on the same 4 frames with objects pasted (their pixels ignored), a harder view
+    assert oe[-1] >= 0.8 * semantic[-1], (semantic, oe)
+    assert oe[0] >= 0.8 * semantic[-1], (semantic, oe)  # it started from the segmenter, not from scratch
+    clean_semantic, clean_oe = loop.clean_miou
+    assert clean_oe >= 0.85 * clean_semantic, loop.clean_miou
+
+
+def test_a_rerun_replaces_last_ckpt(loop: Loop) -> None:
+    ckpts = loop.semantic.output_dir / "checkpoints"
+    assert not list(ckpts.glob("last-v*.ckpt"))
+    cfg = _shipped("semantic")
+    assert cfg.optim.max_epochs is not None
+    step = torch.load(ckpts / "last.ckpt", map_location="cpu", weights_only=False)["global_step"]
+    assert step == N_TRAIN // cfg.data.batch_size * cfg.optim.max_epochs > loop.stale_step
+
+
+def test_the_tiny_configs_chain_from_the_semantic_run() -> None:
+    semantic = _shipped("semantic")
+    expected = str(Path(semantic.output_dir) / "checkpoints" / "last.ckpt")
+    for name in ("oe", "head"):
+        cfg = _shipped(name)
+        assert cfg.model.init_checkpoint == expected, name
+    assert _shipped("oe").optim.lr <= semantic.optim.lr / 5  # a fine-tuning rate
+    assert _shipped("head").head.freeze_segmenter
