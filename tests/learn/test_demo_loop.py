@@ -16,14 +16,13 @@ import json
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
 import yaml
 from typer.testing import CliRunner
 
-from _helpers import demo_config_dict
+from _helpers import demo_config_dict, tiny_train_config
 from oodforge.cli.main import app
 from oodforge.learn.predict import load_predictor
 from oodforge.learn.segeval import segment_evaluate
@@ -36,24 +35,7 @@ POST_HOC = ("msp", "maxlogit", "entropy", "energy")
 N_TRAIN = 12  # training frames of the demo world (write_demo_world's default, as `make demo`)
 
 
-def _config(tmp: Path, world: Path, name: str, overrides: dict[str, Any] | None = None) -> Path:
-    """``configs/tiny_<name>.yaml`` pointed at ``world`` (a folder holding ``world/``), output under ``tmp``."""
-    data = yaml.safe_load((ROOT / "configs" / f"tiny_{name}.yaml").read_text())
-    data["data"]["cityscapes_root"] = str(world / "world" / "cityscapes")
-    if "paste" in data:
-        data["paste"]["coco_root"] = str(world / "world" / "coco")
-        data["paste"]["cache_dir"] = str(world / "cache")
-    data["output_dir"] = str(tmp / f"run_{name}")
-    data["trainer"]["progress_bar"] = False
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+_config = tiny_train_config
 
 
 def _shipped(name: str) -> TrainConfig:

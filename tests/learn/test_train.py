@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -13,6 +12,7 @@ import yaml
 from torch.utils.data import DataLoader
 from typer.testing import CliRunner
 
+from _helpers import tiny_train_config
 from oodforge._io import read_image_rgb
 from oodforge.cli.main import app
 from oodforge.errors import ConfigError
@@ -21,26 +21,7 @@ from oodforge.learn.train import build_datasets, train
 from oodforge.learn.train_config import load_train_config
 from oodforge.metrics import PixelMetrics
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _config(tmp: Path, world: Path, name: str, overrides: dict[str, Any] | None = None) -> Path:
-    data = yaml.safe_load((ROOT / "configs" / f"tiny_{name}.yaml").read_text())
-    data["data"]["cityscapes_root"] = str(world / "world" / "cityscapes")
-    if "paste" in data:
-        data["paste"]["coco_root"] = str(world / "world" / "coco")
-        data["paste"]["cache_dir"] = str(world / "cache")
-    data["output_dir"] = str(tmp / f"run_{name}")
-    data["trainer"]["progress_bar"] = False
-    for dotted, value in (overrides or {}).items():
-        node = data
-        *parents, last = dotted.split(".")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    path = tmp / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+_config = tiny_train_config
 
 
 def _auroc(module: OodforgeModule, loader: DataLoader) -> float:
