@@ -24,13 +24,15 @@ import yaml
 from _common import machine_info, timed, write_results
 
 from oodforge._io import decode_image_rgb, decode_label_png, encode_png, read_label_png
+from oodforge.config.identity import config_sha256
 from oodforge.config.loader import dump_resolved, load_config
 from oodforge.demo.run import demo_config_bytes
 from oodforge.demo.world import write_demo_world
+from oodforge.export.output_root import open_output_root
 from oodforge.sources.cityscapes import frame_paths
 from oodforge.sources.coco_pool import CocoPool, load_or_build_pool
 from oodforge.synth.context import SynthContext
-from oodforge.synth.runner import prepare_output, synthesize_dataset
+from oodforge.synth.runner import MANAGED_SUBDIRS, synthesize_dataset
 from oodforge.synth.sample import process_image
 
 
@@ -104,10 +106,12 @@ def main() -> None:
 
         # per-image task vs codec floor, interleaved
         resolved = dump_resolved(cfg)
-        import hashlib
-
-        ctx = SynthContext(cfg, hashlib.sha256(resolved).hexdigest(), pool.path)
-        prepare_output(cfg, resolved, overwrite=True)
+        ctx = SynthContext(cfg, config_sha256(resolved), pool.path)
+        out_root = Path(cfg.dataset.output_root)
+        with open_output_root(
+            out_root, resolved, splits=cfg.splits, managed=MANAGED_SUBDIRS, overwrite=True, command="synth_bench"
+        ):
+            pass
         all_ids = sorted(
             p.name.replace("_leftImg8bit.png", "")
             for p in (world / "cityscapes" / "leftImg8bit" / "val").rglob("*.png")

@@ -17,12 +17,12 @@ def demo_config_dict() -> dict[str, Any]:
     return yaml.safe_load(demo_config_bytes())
 
 
-def tree_hashes(root: Path) -> dict[str, str]:
-    """sha256 of every file under root (relative path -> hex), skipping resume state."""
+def tree_hashes(root: Path, skip: tuple[str, ...] = ()) -> dict[str, str]:
+    """sha256 of every file under root (relative path -> hex), skipping resume state and ``skip`` names."""
     return {
         str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and ".oodforge" not in p.parts
+        if p.is_file() and ".oodforge" not in p.parts and p.name not in skip
     }
 
 

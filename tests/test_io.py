@@ -38,3 +38,32 @@ def test_truncated_image_is_a_sample_error():
         decode_image_rgb(data[: len(data) // 3], "x.png")
     with pytest.raises(SampleError, match="single-channel"):
         decode_label_png(data, "x.png")
+
+
+def test_atomic_write_respects_umask(tmp_path) -> None:
+    import os
+    import stat
+
+    from oodforge._io import atomic_write_bytes
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_bytes(tmp_path / "a.bin", b"x")
+        os.umask(0o077)
+        atomic_write_bytes(tmp_path / "b.bin", b"x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "a.bin").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o600
+
+
+def test_atomic_write_to_a_folder_is_one_usage_error(tmp_path) -> None:
+    import pytest
+
+    from oodforge._io import atomic_write_bytes
+    from oodforge.errors import UsageError
+
+    (tmp_path / "d").mkdir()
+    with pytest.raises(UsageError, match="is a folder"):
+        atomic_write_bytes(tmp_path / "d", b"x")
+    assert (tmp_path / "d").is_dir()

@@ -9,18 +9,23 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import cv2
 import numpy as np
 
-from oodforge.errors import InputFileError, SampleError
+from oodforge.errors import InputFileError, SampleError, UsageError
 
 __all__ = [
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
+    "atomic_writer",
+    "current_umask",
     "decode_image_rgb",
     "decode_label_png",
     "encode_image",
@@ -33,20 +38,59 @@ __all__ = [
 ]
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and an atomic rename.
+_UMASK_LOCK = threading.Lock()
 
-    A reader never sees a partial file; a crash leaves at most a ``.*.tmp`` file behind.
+
+def current_umask() -> int:
+    """The process umask: from ``/proc/self/status`` on Linux (no side effect), else set-and-restore.
+
+    The fallback briefly sets the umask to 0o022 under a lock; other threads of oodforge that create
+    files go through this module, so they never write with the temporary value.
     """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_writer(path: Path) -> Iterator[BinaryIO]:
+    """A binary file handle whose content replaces ``path`` atomically when the block ends without error.
+
+    A reader never sees a partial file; a crash leaves at most a ``.<name>.<random>.tmp`` file behind
+    (removed by the next run of the same output root). The file gets the permissions a plain
+    ``open(path, "w")`` would (``0o666`` minus the umask), not ``mkstemp``'s private ``0o600``, so
+    datasets on a shared file system stay readable by colleagues and by workers running as another user.
+
+    Raises:
+        UsageError: ``path`` is an existing folder.
+    """
+    if path.is_dir():
+        raise UsageError(f"{path}: is a folder; expected a file path to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~current_umask())
+            yield fh
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_writer`)."""
+    with atomic_writer(path) as fh:
+        fh.write(data)
 
 
 def atomic_write_text(path: Path, text: str) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 from _helpers import tree_hashes
@@ -43,7 +44,9 @@ def test_resume_repairs_missing_outputs_and_stale_temp_files(write_config):
     root = first.output_root
     victim = sorted((root / "test" / "gt_pixel").iterdir())[0]
     victim.unlink()  # an output lost after its record was written
-    (root / "test" / "images" / ".half.png.abc.tmp").write_bytes(b"partial")
+    fd, tmp = tempfile.mkstemp(dir=root / "test" / "images", prefix=".half.png.", suffix=".tmp")
+    os.write(fd, b"partial")  # what a killed atomic write leaves behind
+    os.close(fd)
     (root / "manifest.jsonl").write_text("garbage\n")
     again = synthesize_dataset(cfg)
     assert again.processed == 1

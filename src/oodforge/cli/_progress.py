@@ -21,6 +21,7 @@ __all__ = ["STAGE_LABELS", "staged_progress"]
 
 STAGE_LABELS = {
     "pool": "COCO instance pool",
+    "check": "re-hashing finished images",
     "synth": "synthesizing images",
     "verify": "verifying files",
     "predict": "predicting",

@@ -15,34 +15,32 @@ skips frames whose record is complete and rebuilds ``manifest.jsonl`` from the r
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from oodforge._io import atomic_write_bytes
-from oodforge.errors import UsageError
+from oodforge.config.identity import config_sha256
 from oodforge.export.layout import DatasetLayout
+from oodforge.export.output_root import check_output_root, open_output_root
+from oodforge.export.records import rebuild_manifest, record_complete
 from oodforge.render.config import RenderConfig
 from oodforge.render.config_io import check_input_files, dump_resolved_render, load_render_config
 from oodforge.render.frame import process_frame
 from oodforge.render.plan import FrameSpec, camera_names, plan_frames
-from oodforge.synth.runner import rebuild_manifest
 
 if TYPE_CHECKING:
     from oodforge.render._bpy_frame import BlenderSession
 
-__all__ = ["RenderSummary", "prepare_render_output", "render_dataset"]
+__all__ = ["MANAGED_SUBDIRS", "RenderSummary", "render_dataset"]
 
 #: progress(stage, done, total)
 Progress = Callable[[str, int, int], None]
 STAGE = "rendering frames"
-_MANAGED_SUBDIRS = ("images", "gt_pixel", "fb_mask")
+#: the folders oodforge writes in each camera folder
+MANAGED_SUBDIRS = ("images", "gt_pixel", "fb_mask")
 
 
 @dataclass
@@ -60,60 +58,6 @@ class RenderSummary:
     frames_s: float = 0.0  # the frame loop (placement, pose, render call, masks, writes, records)
     render_call_s: float = 0.0  # inside ``bpy.ops.render.render`` (Cycles, compositor, Blender's file output)
     placement_s: float = 0.0  # the anomaly placement searches (part of frames_s)
-
-
-def _check_output(root: Path, resolved: bytes, *, overwrite: bool) -> bool:
-    """Refuse an output root holding another config (unless ``overwrite``); True when it holds this one."""
-    lay = DatasetLayout(root)
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"output_root {root}: exists and is not a folder")
-    same = lay.config_path.is_file() and lay.config_path.read_bytes() == resolved
-    if root.is_dir() and any(root.iterdir()) and not same and not overwrite:
-        if lay.config_path.is_file():
-            raise UsageError(
-                f"{root}: holds a dataset made from another config ({lay.config_path} differs); "
-                "use --overwrite to replace it or choose another output_root"
-            )
-        raise UsageError(
-            f"{root}: folder is not empty and holds no oodforge dataset; use --overwrite or an empty folder"
-        )
-    return same
-
-
-def prepare_render_output(root: Path, resolved: bytes, *, overwrite: bool) -> DatasetLayout:
-    """Create or validate the output root; refuse a folder holding another config unless ``overwrite``."""
-    lay = DatasetLayout(root)
-    same = _check_output(root, resolved, overwrite=overwrite)
-    if root.is_dir() and overwrite and not same:
-        _clear_dataset(lay)
-    root.mkdir(parents=True, exist_ok=True)
-    for tmp in root.rglob(".*.tmp"):  # leftovers of a killed run
-        tmp.unlink(missing_ok=True)
-    if not same:
-        atomic_write_bytes(lay.config_path, resolved)
-    return lay
-
-
-def _clear_dataset(lay: DatasetLayout) -> None:
-    for p in (lay.config_path, lay.manifest_path):
-        p.unlink(missing_ok=True)
-    shutil.rmtree(lay.state_dir, ignore_errors=True)
-    for sub in lay.root.iterdir():
-        if sub.is_dir() and any((sub / m).is_dir() for m in _MANAGED_SUBDIRS):
-            for m in _MANAGED_SUBDIRS:
-                shutil.rmtree(sub / m, ignore_errors=True)
-            if not any(sub.iterdir()):
-                sub.rmdir()
-
-
-def _record_complete(lay: DatasetLayout, frame: FrameSpec, config_sha: str) -> bool:
-    try:
-        rec = json.loads(lay.record_path(frame.camera, frame.frame_id).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if rec.get("status") != "ok" or rec.get("config_sha256") != config_sha:
-        return False
-    return all(lay.abs(rel).is_file() for rel in rec.get("outputs", {}).values())
 
 
 def _render_todo(
@@ -162,16 +106,29 @@ def render_dataset(
     else:
         cfg = load_render_config(config)
     resolved = dump_resolved_render(cfg)
-    config_sha = hashlib.sha256(resolved).hexdigest()
+    config_sha = config_sha256(resolved)
     frames = plan_frames(cfg, limit=limit)
     from oodforge.render._bpy_frame import BlenderSession
     from oodforge.render._bpy_scene import import_bpy
 
     import_bpy()  # fail before writing anything when Blender is missing
     root = Path(cfg.output_root)
-    same = _check_output(root, resolved, overwrite=overwrite)
-    todo = [f for f in frames if not (same and _record_complete(DatasetLayout(root), f, config_sha))]
+    same = check_output_root(root, resolved, overwrite=overwrite)
+    lay = DatasetLayout(root)
+    todo = [f for f in frames if not (same and record_complete(lay, f.camera, f.frame_id, config_sha))]
     summary = RenderSummary(root, total=len(frames), skipped=len(frames) - len(todo))
+    cameras = [name for name, _ in camera_names(cfg)]
+
+    def tally(rec: dict[str, Any]) -> None:
+        s = summary.per_camera.setdefault(
+            rec["camera"], {"frames": 0, "normal": 0, "anomalous": 0, "hidden": 0, "failed": 0}
+        )
+        s["frames"] += 1
+        s["normal"] += int(rec.get("status") == "ok" and not rec.get("is_anomalous"))
+        s["anomalous"] += int(rec.get("status") == "ok" and bool(rec.get("has_anomaly")))
+        s["hidden"] += int(bool(rec.get("anomaly_hidden")))
+        s["failed"] += int(rec.get("status") != "ok")
+
     with tempfile.TemporaryDirectory(prefix="oodforge-render-") as tmp:
         session = None
         if todo:  # build the scene (imports every mesh) before writing anything
@@ -179,21 +136,19 @@ def render_dataset(
             session = BlenderSession(cfg, Path(tmp))
             summary.device = session.device
             summary.setup_s = time.perf_counter() - t
-        lay = prepare_render_output(root, resolved, overwrite=overwrite)
-        if progress:
-            progress(STAGE, summary.skipped, len(frames))
-        try:
-            if session is not None:
-                _render_todo(session, lay, todo, config_sha, summary, progress)
-        finally:
-            records = rebuild_manifest(lay, [name for name, _ in camera_names(cfg)])
-    for rec in records:
-        s = summary.per_camera.setdefault(
-            rec["camera"], {"frames": 0, "normal": 0, "anomalous": 0, "hidden": 0, "failed": 0}
-        )
-        s["frames"] += 1
-        s["normal"] += int(rec["status"] == "ok" and not rec["is_anomalous"])
-        s["anomalous"] += int(rec["status"] == "ok" and rec["has_anomaly"])
-        s["hidden"] += int(bool(rec.get("anomaly_hidden")))
-        s["failed"] += int(rec["status"] != "ok")
+        with open_output_root(
+            root, resolved, splits=cameras, managed=MANAGED_SUBDIRS, overwrite=overwrite, command="oodforge render"
+        ) as out:
+            if not out.same_config:  # cleared or new: every frame is to do
+                todo, summary.skipped = frames, 0
+            if progress:
+                progress(STAGE, summary.skipped, len(frames))
+            try:
+                if session is None and todo:
+                    session = BlenderSession(cfg, Path(tmp))
+                    summary.device = session.device
+                if session is not None:
+                    _render_todo(session, out.layout, todo, config_sha, summary, progress)
+            finally:
+                rebuild_manifest(out.layout, cameras, tally)
     return summary

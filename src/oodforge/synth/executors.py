@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any
 
+from oodforge._procs import init_worker_process
 from oodforge.errors import UsageError
 from oodforge.synth.context import SynthContext
 from oodforge.synth.sample import process_image
@@ -22,6 +23,7 @@ _WORKER_CTX: dict[str, SynthContext] = {}
 
 
 def _init_worker(ctx: SynthContext) -> None:
+    init_worker_process()
     _WORKER_CTX["ctx"] = ctx
 
 
@@ -101,6 +103,7 @@ def run_tasks(
     executor: str = "local",
     scheduler: str | None = None,
     on_result: Callable[[dict[str, Any]], bool] | None = None,
+    collect: bool = True,
 ) -> list[dict[str, Any]]:
     """Run every (split, image_id) task and collect the records (in completion order).
 
@@ -111,6 +114,7 @@ def run_tasks(
         executor: ``local`` or ``dask``.
         scheduler: Dask scheduler address for ``executor="dask"``.
         on_result: called with each record; returning False stops the run early (fail-fast).
+        collect: keep and return the records (False: return an empty list, memory flat in the task count).
     """
     if executor == "dask":
         it = _run_dask(ctx, tasks, scheduler)
@@ -121,7 +125,8 @@ def run_tasks(
     records: list[dict[str, Any]] = []
     try:
         for rec in it:
-            records.append(rec)
+            if collect:
+                records.append(rec)
             if on_result is not None and on_result(rec) is False:
                 break
     finally:

@@ -1,38 +1,44 @@
-"""``oodforge synth``: prepare the output root, index sources, build the pool, run, rebuild the manifest.
+"""``oodforge synth``: check the output root, index sources, build the pool, run, rebuild the manifest.
 
 Resume: every image writes its files atomically and then its record under ``OUT/.oodforge/records``;
-a re-run skips images whose record is complete and rebuilds ``manifest.jsonl`` (sorted, no
-duplicates) from the records. A run killed at any point and restarted ends byte-identical.
+a re-run skips images whose record is complete (:func:`oodforge.export.records.record_complete`) and
+rebuilds ``manifest.jsonl`` (sorted, no duplicates) from the records. A run killed at any point and
+restarted ends byte-identical. ``repair=True`` also re-hashes every finished image's files and redoes
+those that no longer match their record. The output root is handled by
+:mod:`oodforge.export.output_root` (shared with ``render``): locked for the run, and ``--overwrite``
+deletes only files oodforge wrote.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from oodforge._io import atomic_write_bytes
 from oodforge._seeding import stable_unit
+from oodforge.config.identity import config_sha256
 from oodforge.config.loader import dump_resolved, load_config
 from oodforge.config.schema import SynthConfig
 from oodforge.errors import ConfigError, DataLayoutError, UsageError
 from oodforge.export.layout import DatasetLayout
-from oodforge.export.manifest import record_sort_key
+from oodforge.export.output_root import open_output_root
+from oodforge.export.records import rebuild_manifest, record_complete
 from oodforge.sources.cityscapes import check_split_has_labels, list_image_ids
 from oodforge.sources.coco_pool import load_or_build_pool
 from oodforge.synth.context import SynthContext
 from oodforge.synth.executors import run_tasks
 from oodforge.synth.geometry import real_height_m
 
-__all__ = ["RunSummary", "part_of", "plan_tasks", "prepare_output", "rebuild_manifest", "synthesize_dataset"]
+__all__ = [
+    "MANAGED_SUBDIRS", "RunSummary", "empty_split_warnings", "part_of", "plan_tasks", "rebuild_manifest",
+    "synthesize_dataset",
+]  # fmt: skip
 
-#: progress(stage, done, total); stages: "pool", "synth"
+#: progress(stage, done, total); stages: "pool", "check", "synth"
 Progress = Callable[[str, int, int], None]
-_MANAGED_SUBDIRS = ("images", "gt_pixel", "instances", "labels")
+#: the folders oodforge writes in each split folder
+MANAGED_SUBDIRS = ("images", "gt_pixel", "instances", "labels")
 
 
 @dataclass
@@ -43,54 +49,20 @@ class RunSummary:
     total: int = 0
     skipped: int = 0
     processed: int = 0
+    repaired: int = 0  # finished images redone because their files no longer matched (--repair)
     failed: list[tuple[str, str, str]] = field(default_factory=list)  # (split, image_id, error)
     per_split: dict[str, dict[str, int]] = field(default_factory=dict)
     stopped_early: bool = False
+    interrupted: bool = False  # Ctrl-C: the finished images are kept; the same command resumes
     pool_summary: str = ""  # the COCO pool's size and rejection counts per filter
+    warnings: list[str] = field(default_factory=list)
+    cleared_files: int = 0  # files of another config's dataset deleted by --overwrite
+    kept_files: int = 0  # files in that dataset's folders that no record listed (left alone)
 
 
 def part_of(image_id: str) -> float:
     """The stable position of an image id in [0, 1) used by ``splits.<name>.part``."""
     return stable_unit("part", image_id)
-
-
-def prepare_output(cfg: SynthConfig, resolved: bytes, *, overwrite: bool) -> DatasetLayout:
-    """Create or validate the output root; refuse a folder holding another config unless ``overwrite``."""
-    root = Path(cfg.dataset.output_root)
-    lay = DatasetLayout(root)
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"dataset.output_root {root}: exists and is not a folder")
-    if root.is_dir() and any(root.iterdir()):
-        if lay.config_path.is_file():
-            if lay.config_path.read_bytes() != resolved and not overwrite:
-                raise UsageError(
-                    f"{root}: holds a dataset made from another config ({lay.config_path} differs); "
-                    "use --overwrite to replace it or choose another dataset.output_root"
-                )
-        elif not overwrite:
-            raise UsageError(
-                f"{root}: folder is not empty and holds no oodforge dataset; use --overwrite or an empty folder"
-            )
-        if overwrite and (not lay.config_path.is_file() or lay.config_path.read_bytes() != resolved):
-            _clear_dataset(lay)
-    root.mkdir(parents=True, exist_ok=True)
-    for tmp in root.rglob(".*.tmp"):  # leftovers of a killed run
-        tmp.unlink(missing_ok=True)
-    if not lay.config_path.is_file() or lay.config_path.read_bytes() != resolved:
-        atomic_write_bytes(lay.config_path, resolved)
-    return lay
-
-
-def _clear_dataset(lay: DatasetLayout) -> None:
-    for p in (lay.config_path, lay.manifest_path, lay.root / "preview.png"):
-        p.unlink(missing_ok=True)
-    shutil.rmtree(lay.state_dir, ignore_errors=True)
-    for sub in lay.root.iterdir():
-        if sub.is_dir() and any((sub / m).is_dir() for m in _MANAGED_SUBDIRS):
-            for m in _MANAGED_SUBDIRS:
-                shutil.rmtree(sub / m, ignore_errors=True)
-            if not any(sub.iterdir()):
-                sub.rmdir()
 
 
 def plan_tasks(cfg: SynthConfig, *, split: str | None = None, limit: int | None = None) -> list[tuple[str, str]]:
@@ -115,40 +87,25 @@ def plan_tasks(cfg: SynthConfig, *, split: str | None = None, limit: int | None 
     return tasks
 
 
-def _record_complete(lay: DatasetLayout, split: str, image_id: str, config_sha: str) -> bool:
-    path = lay.record_path(split, image_id)
-    try:
-        rec = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if rec.get("status") != "ok" or rec.get("config_sha256") != config_sha:
-        return False
-    for rel in rec.get("outputs", {}).values():
-        for r in [rel] if isinstance(rel, str) else rel:
-            if not lay.abs(r).is_file():
-                return False
-    return True
-
-
-def rebuild_manifest(lay: DatasetLayout, splits: list[str]) -> list[dict[str, Any]]:
-    """Rewrite ``manifest.jsonl`` from the per-image records, sorted by (split, image_id), atomically."""
-    records: list[dict[str, Any]] = []
-    for split in splits:
-        folder = lay.state_dir / "records" / split
-        if folder.is_dir():
-            records.extend(json.loads(p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.json")))
-    records.sort(key=record_sort_key)
-    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    atomic_write_bytes(lay.manifest_path, text.encode("utf-8"))
-    return records
-
-
 def _check_names(ctx: SynthContext) -> None:
     _ = ctx.target_ids, ctx.forbidden_lut  # raise ConfigError on unknown Cityscapes names
     geo = ctx.config.synthesis.geometry
     if geo.scale_mode == "metric":
         for cat in ctx.config.synthesis.coco.allowed_categories:
             real_height_m(cat, geo.category_heights_m)
+
+
+def empty_split_warnings(cfg: SynthConfig, tasks: list[tuple[str, str]], split: str | None) -> list[str]:
+    """One line per selected split that got no image (its ``part`` range holds none of its source's ids)."""
+    counts = {name: 0 for name in cfg.splits if split is None or name == split}
+    for name, _ in tasks:
+        counts[name] += 1
+    return [
+        f"splits.{name}: no image of source '{cfg.splits[name].source}' falls into part "
+        f"[{cfg.splits[name].part[0]}, {cfg.splits[name].part[1]}); this split will be empty"
+        for name, n in counts.items()
+        if n == 0
+    ]
 
 
 def synthesize_dataset(
@@ -161,18 +118,23 @@ def synthesize_dataset(
     limit: int | None = None,
     overwrite: bool = False,
     fail_fast: bool = False,
+    repair: bool = False,
     progress: Progress | None = None,
 ) -> RunSummary:
-    """Build or resume a dataset (the library function behind ``oodforge synth``).
+    """Build, resume or repair a dataset (the library function behind ``oodforge synth``).
+
+    Ctrl-C (KeyboardInterrupt) stops the run cleanly: the manifest is rebuilt from the finished images
+    and the summary comes back with ``interrupted`` set.
 
     Raises:
-        UsageError: bad config, data layout or arguments (nothing is written before these checks).
+        UsageError: bad config, data layout or arguments, a foreign or locked output root (nothing is
+            written before these checks).
     """
     if workers < 1:
         raise UsageError(f"--workers: expected at least 1, got {workers}")
     cfg = config if isinstance(config, SynthConfig) else load_config(config)
     resolved = dump_resolved(cfg)
-    config_sha = hashlib.sha256(resolved).hexdigest()
+    config_sha = config_sha256(resolved)
     coco = cfg.sources.coco
     ann_path = Path(coco.root) / coco.annotations
     ctx = SynthContext(cfg, config_sha, Path())
@@ -191,9 +153,30 @@ def synthesize_dataset(
         ann_path, cfg.synthesis.coco.allowed_categories, cfg.synthesis.coco.filters, cache, progress=cb
     )
     ctx.pool_path = pool.path
-    lay = prepare_output(cfg, resolved, overwrite=overwrite)
-    summary = RunSummary(lay.root, total=len(tasks), pool_summary=pool.summary())
-    todo = [t for t in tasks if not _record_complete(lay, t[0], t[1], config_sha)]
+    with open_output_root(
+        Path(cfg.dataset.output_root), resolved, splits=cfg.splits, managed=MANAGED_SUBDIRS, overwrite=overwrite,
+        command="oodforge synth", key="dataset.output_root",
+    ) as out:  # fmt: skip
+        summary = RunSummary(out.layout.root, total=len(tasks), pool_summary=pool.summary())
+        summary.warnings = empty_split_warnings(cfg, tasks, split)
+        summary.cleared_files, summary.kept_files = out.cleared_files, out.kept_files
+        _run(ctx, out.layout, tasks, summary, workers, executor, scheduler, fail_fast, repair, progress)
+    return summary
+
+
+def _run(
+    ctx: SynthContext, lay: DatasetLayout, tasks: list[tuple[str, str]], summary: RunSummary, workers: int,
+    executor: str, scheduler: str | None, fail_fast: bool, repair: bool, progress: Progress | None,
+) -> None:  # fmt: skip
+    todo: list[tuple[str, str]] = []
+    for i, (split, image_id) in enumerate(tasks):
+        if not record_complete(lay, split, image_id, ctx.config_sha256):
+            todo.append((split, image_id))
+        elif repair and not record_complete(lay, split, image_id, ctx.config_sha256, check_hashes=True):
+            todo.append((split, image_id))
+            summary.repaired += 1
+        if progress and repair:
+            progress("check", i + 1, len(tasks))
     summary.skipped = len(tasks) - len(todo)
     done = summary.skipped
     if progress:
@@ -209,15 +192,19 @@ def synthesize_dataset(
             progress("synth", done, len(tasks))
         return not (fail_fast and summary.failed)
 
-    try:
-        run_tasks(ctx, todo, workers=workers, executor=executor, scheduler=scheduler, on_result=on_result)
-    finally:
-        records = rebuild_manifest(lay, list(cfg.splits))
-    summary.stopped_early = done < len(tasks)
-    for rec in records:
+    def tally(rec: dict[str, Any]) -> None:
         s = summary.per_split.setdefault(rec["split"], {"images": 0, "synthetic": 0, "with_anomaly": 0, "failed": 0})
         s["images"] += 1
-        s["synthetic"] += int(rec["is_synth"])
-        s["with_anomaly"] += int(rec["has_anomaly"])
-        s["failed"] += int(rec["status"] != "ok")
-    return summary
+        s["synthetic"] += int(bool(rec.get("is_synth")))
+        s["with_anomaly"] += int(bool(rec.get("has_anomaly")))
+        s["failed"] += int(rec.get("status") != "ok")
+
+    try:
+        run_tasks(
+            ctx, todo, workers=workers, executor=executor, scheduler=scheduler, on_result=on_result, collect=False
+        )
+    except KeyboardInterrupt:
+        summary.interrupted = True
+    finally:
+        rebuild_manifest(lay, list(ctx.config.splits), tally)
+    summary.stopped_early = done < len(tasks)
