@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from _helpers import demo_config_dict
 from oodforge.config.identity import config_sha256
 from oodforge.config.loader import config_from_dict, dump_resolved
-from _helpers import demo_config_dict
 
 
 def _sha(**edits: str) -> str:

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from oodforge.errors import UsageError
-from oodforge.export.output_root import check_output_root, open_output_root, remove_stale_temp_files
 from oodforge.export.layout import DatasetLayout
+from oodforge.export.output_root import check_output_root, open_output_root, remove_stale_temp_files
 
 _CFG = b"dataset: {seed: 1, output_root: .}\nsources: {cityscapes: {root: /a}, coco: {root: /b, cache_dir: null}}\n"
 _OTHER = _CFG.replace(b"seed: 1", b"seed: 2")

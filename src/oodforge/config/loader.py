@@ -13,6 +13,7 @@ from typing import Any, get_origin
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from oodforge.config._base import field_loc, validate_strict
 from oodforge.config.schema import SynthConfig
 from oodforge.errors import ConfigError
 
@@ -44,10 +45,14 @@ def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseMo
 
 
 def _format_error(exc: ValidationError, source: str, root: type[BaseModel] = SynthConfig) -> str:
-    err = exc.errors()[0]
-    loc = tuple(err["loc"])
+    errors = exc.errors()
+    err = errors[0]
+    loc = field_loc(root, tuple(err["loc"]))
     key = ".".join(str(p) for p in loc) or "<root>"
-    extra = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    # a union value fails once per member at the same key: one problem, several expectations
+    same = [e for e in errors if field_loc(root, tuple(e["loc"])) == loc]
+    others = len(errors) - len(same)
+    extra = f" (and {others} more problem(s))" if others else ""
     if err["type"] == "extra_forbidden":
         parent = _model_at(root, loc[:-1])
         valid = sorted(parent.model_fields) if parent else []
@@ -59,7 +64,8 @@ def _format_error(exc: ValidationError, source: str, root: type[BaseModel] = Syn
         return f"{source}: missing required key '{key}'{extra}"
     found = err.get("input")
     found_txt = f" (found {found!r})" if found is not None and not isinstance(found, dict) else ""
-    msg = err["msg"].removeprefix("Value error, ")
+    msgs = list(dict.fromkeys(e["msg"].removeprefix("Value error, ") for e in same))
+    msg = " or ".join([msgs[0], *(m.removeprefix("Input should be ") for m in msgs[1:])])
     return f"{source}: invalid value for '{key}'{found_txt}: {msg}{extra}"
 
 
@@ -72,7 +78,7 @@ def config_from_dict(data: Any, source: str = "<config>") -> SynthConfig:
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a YAML mapping at the top level, found {type(data).__name__}")
     try:
-        return SynthConfig.model_validate(data)
+        return validate_strict(SynthConfig, data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source)) from None
 

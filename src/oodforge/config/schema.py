@@ -268,6 +268,10 @@ class ExportConfig(Strict):
     jpeg_quality: int = Field(default=95, ge=50, le=100)
 
 
+#: files oodforge writes next to the split folders (a split folder must not take their name)
+_RESERVED_ROOT_NAMES = frozenset({"config.yaml", "manifest.jsonl", "preview.png", "exports.json"})
+
+
 def _default_splits() -> dict[str, SplitConfig]:
     return {
         "train": SplitConfig(source="train", part=(0.0, 1.0), clean_ratio=0.5, synth_ratio=0.5),
@@ -290,6 +294,10 @@ class SynthConfig(Strict):
     @classmethod
     def _split_names(cls, v: dict[str, SplitConfig]) -> dict[str, SplitConfig]:
         for name in v:
-            if not name or "/" in name or name.startswith(".") or name != name.strip():
+            if not name or "/" in name or "\\" in name or name.startswith(".") or name != name.strip():
                 raise ValueError(f"split name {name!r} is not a plain folder name")
+            if name.lower() in _RESERVED_ROOT_NAMES:
+                raise ValueError(
+                    f"split name {name!r} is the name of a file oodforge writes in the output root; choose another"
+                )
         return v

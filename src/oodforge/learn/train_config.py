@@ -13,17 +13,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from oodforge.config._base import Strict as _Strict
+from oodforge.config._base import validate_strict
 from oodforge.config.loader import _format_error, read_yaml
 from oodforge.errors import ConfigError
 from oodforge.learn.outlier_paste import OutlierPasteConfig
 
 __all__ = ["TrainConfig", "load_train_config"]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
 
 
 class DataConfig(_Strict):
@@ -157,9 +155,9 @@ def load_train_config(path: str | Path) -> TrainConfig:
     path = Path(path)
     data = read_yaml(path)
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a YAML mapping at the top level")
+        raise ConfigError(f"{path}: expected a YAML mapping at the top level, found {type(data).__name__}")
     try:
-        cfg = TrainConfig.model_validate(data)
+        cfg = validate_strict(TrainConfig, data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, str(path), TrainConfig)) from None
     base = path.resolve().parent

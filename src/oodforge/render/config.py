@@ -20,8 +20,9 @@ import difflib
 from pathlib import PurePath
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from oodforge.config._base import Strict as _Strict
 from oodforge.render.palette import NAMED_COLOURS
 
 __all__ = [
@@ -47,10 +48,7 @@ MESH_EXTENSIONS: tuple[str, ...] = (".obj", ".ply", ".stl", ".gltf", ".glb")
 
 Vec3 = tuple[float, float, float]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True, frozen=True)
+_DEFAULT_PALETTE: list[str | tuple[float, float, float]] = ["red", "blue", "yellow"]
 
 
 def _unique(values: list[float], what: str) -> list[float]:
@@ -64,7 +62,7 @@ def _unique(values: list[float], what: str) -> list[float]:
 class IlluminationMode(_Strict):
     """``modes.illumination``: sun strengths (W/m²-like Blender sun units), one frame each."""
 
-    sun_strengths: list[PositiveFloat] = [1.0, 5.0, 10.0]
+    sun_strengths: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 5.0, 10.0])
 
     @field_validator("sun_strengths")
     @classmethod
@@ -75,7 +73,7 @@ class IlluminationMode(_Strict):
 class DepthMode(_Strict):
     """``modes.depth``: offsets (scene units) added to the anomaly's distance along the view ray."""
 
-    offsets: list[float] = [0.0, -1.0, 1.0]
+    offsets: list[float] = Field(default_factory=lambda: [0.0, -1.0, 1.0])
 
     @field_validator("offsets")
     @classmethod
@@ -102,7 +100,7 @@ class ScaleMode(_Strict):
 class ColourMode(_Strict):
     """``modes.colour``: palette of colour names or RGB triples in [0, 1]."""
 
-    palette: list[str | tuple[float, float, float]] = ["red", "blue", "yellow"]
+    palette: list[str | tuple[float, float, float]] = Field(default_factory=lambda: _DEFAULT_PALETTE.copy())
     include_default: bool = True
 
     @field_validator("palette")
@@ -242,7 +240,7 @@ class RenderConfig(_Strict):
     seed: int = Field(default=0, ge=0, lt=2**63)
     output_root: str
     scene: SceneConfig = SceneConfig()
-    anomalies: list[str] = ["drill"]
+    anomalies: list[str] = Field(default_factory=lambda: ["drill"])
     modes: ModesConfig = ModesConfig()
     cameras: CamerasConfig = CamerasConfig()
     days: DaysConfig = DaysConfig()

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from oodforge.config._base import validate_strict
 from oodforge.config.loader import _format_error, read_yaml
 from oodforge.errors import ConfigError, InputFileError
 from oodforge.render.config import PRIMITIVES, RenderConfig
@@ -40,7 +41,7 @@ def render_config_from_dict(data: Any, source: str = "<config>") -> RenderConfig
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: expected a YAML mapping at the top level, found {type(data).__name__}")
     try:
-        return RenderConfig.model_validate(data)
+        return validate_strict(RenderConfig, data)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc, source, RenderConfig)) from None
 
