@@ -16,10 +16,12 @@ from oodforge._runlock import RootLockedError, hold_lock
 
 def test_second_holder_refused_with_holder_line(tmp_path: Path) -> None:
     state = tmp_path / "out" / ".oodforge"
-    with hold_lock(state, "oodforge synth"):
-        with pytest.raises(RootLockedError, match=rf"in use by pid {os.getpid()} on .*oodforge synth"):
-            with hold_lock(state, "oodforge render"):
-                pass
+    with (
+        hold_lock(state, "oodforge synth"),
+        pytest.raises(RootLockedError, match=rf"in use by pid {os.getpid()} on .*oodforge synth"),
+        hold_lock(state, "oodforge render"),
+    ):
+        pass
     with hold_lock(state, "oodforge render"):  # released at the end of the block
         pass
     assert (state / "lock").is_file()

@@ -44,7 +44,7 @@ def test_resume_repairs_missing_outputs_and_stale_temp_files(write_config):
     root = first.output_root
     victim = sorted((root / "test" / "gt_pixel").iterdir())[0]
     victim.unlink()  # an output lost after its record was written
-    fd, tmp = tempfile.mkstemp(dir=root / "test" / "images", prefix=".half.png.", suffix=".tmp")
+    fd, _ = tempfile.mkstemp(dir=root / "test" / "images", prefix=".half.png.", suffix=".tmp")
     os.write(fd, b"partial")  # what a killed atomic write leaves behind
     os.close(fd)
     (root / "manifest.jsonl").write_text("garbage\n")
