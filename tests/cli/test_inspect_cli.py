@@ -56,6 +56,40 @@ def test_verify_problems_exit_1_and_truncates(dataset: Path) -> None:
     assert "... and 5 more" in result.output
 
 
+def test_verify_workers_give_the_same_report(dataset: Path) -> None:
+    (dataset / "train/labels/aachen_000001_000019.json").unlink()
+    one = runner.invoke(app, ["verify", str(dataset), "-q"])
+    two = runner.invoke(app, ["verify", str(dataset), "-q", "--workers", "2"])
+    assert one.exit_code == two.exit_code == 1
+    assert two.output == one.output
+    assert "missing file train/labels/aachen_000001_000019.json" in one.output
+
+
+def test_verify_malformed_manifest_line_is_a_problem_not_a_traceback(dataset: Path) -> None:
+    with (dataset / "manifest.jsonl").open("a") as fh:
+        fh.write('{"split": "val"}\n')
+    result = runner.invoke(app, ["verify", str(dataset), "-q"])
+    assert result.exit_code == 1
+    assert "1 problem(s) in 5 record(s), 16 file(s) re-hashed" in result.output
+    assert "manifest.jsonl:5: malformed manifest record (" in result.output
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--executor", "spark"], "--executor: unknown executor 'spark'; expected 'local' or 'dask'"),
+        (["--executor", "dask"], "--executor dask needs --scheduler ADDR"),
+        (["--workers", "0"], "--workers: 0; expected an integer >= 1"),
+    ],
+)
+def test_verify_bad_parallel_options_exit_2(dataset: Path, args: list[str], message: str) -> None:
+    result = runner.invoke(app, ["verify", str(dataset), *args])
+    assert result.exit_code == 2
+    assert message in result.output
+    assert "Traceback" not in result.output
+
+
 @pytest.mark.parametrize("verb", ["verify", "stats", "preview"])
 def test_not_a_dataset_exit_2(tmp_path: Path, verb: str) -> None:
     missing = runner.invoke(app, [verb, str(tmp_path / "missing")])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -11,7 +13,7 @@ import pytest
 
 from oodforge._io import encode_png
 from oodforge.errors import DataLayoutError, InputFileError
-from oodforge.inspect.verify import verify_dataset
+from oodforge.inspect.verify import damaged_images, verify_dataset
 
 SYN = "train/aachen_000001_000019"
 CLEAN = "train/aachen_000000_000019"
@@ -26,10 +28,16 @@ def _problems_with(report_problems: list[str], prefix: str, text: str) -> list[s
     return [p for p in report_problems if p.startswith(prefix) and text in p]
 
 
-def _write_gt(root: Path, rel_id: str, edit) -> None:
+def _read_unchanged(path: Path) -> np.ndarray:
+    arr = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    assert arr is not None, path
+    return np.asarray(arr)
+
+
+def _write_gt(root: Path, rel_id: str, edit: Callable[[np.ndarray], None]) -> None:
     split, image_id = rel_id.split("/")
     path = root / split / "gt_pixel" / f"{image_id}.png"
-    gt = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    gt = _read_unchanged(path)
     edit(gt)
     path.write_bytes(encode_png(gt))
 
@@ -65,7 +73,7 @@ def test_flipped_image_byte(dataset: Path) -> None:
     assert all(p.startswith(SYN) for p in problems)
 
 
-def test_gt_value_outside_convention(dataset: Path, helpers) -> None:
+def test_gt_value_outside_convention(dataset: Path, helpers: SimpleNamespace) -> None:
     def edit(gt: np.ndarray) -> None:
         gt[0, 0] = 7
 
@@ -74,7 +82,7 @@ def test_gt_value_outside_convention(dataset: Path, helpers) -> None:
     assert verify_dataset(dataset).problems == [f"{CLEAN}: gt_pixel has values outside {{0, 1, 255}}: [7]"]
 
 
-def test_gt_one_where_idmap_is_zero(dataset: Path, helpers) -> None:
+def test_gt_one_where_idmap_is_zero(dataset: Path, helpers: SimpleNamespace) -> None:
     def edit(gt: np.ndarray) -> None:
         gt[0, 60] = 1
 
@@ -83,7 +91,7 @@ def test_gt_one_where_idmap_is_zero(dataset: Path, helpers) -> None:
     assert verify_dataset(dataset).problems == [f"{SYN}: gt_pixel is 1 at 1 pixel(s) where the instance map is 0"]
 
 
-def test_clean_image_with_anomaly_pixels(dataset: Path, helpers) -> None:
+def test_clean_image_with_anomaly_pixels(dataset: Path, helpers: SimpleNamespace) -> None:
     def edit(gt: np.ndarray) -> None:
         gt[3, 3] = 1
 
@@ -95,7 +103,7 @@ def test_clean_image_with_anomaly_pixels(dataset: Path, helpers) -> None:
     assert f"{CLEAN}: clean record has anomaly pixels (1) in gt_pixel" in problems
 
 
-def test_gt_wrong_dtype_and_size(dataset: Path, helpers) -> None:
+def test_gt_wrong_dtype_and_size(dataset: Path, helpers: SimpleNamespace) -> None:
     path = dataset / "val/gt_pixel/frankfurt_000000_000294.png"
     path.write_bytes(encode_png(np.zeros((16, 64), np.uint8)))
     helpers.rehash(dataset, "val", "frankfurt_000000_000294", "gt_pixel")
@@ -123,14 +131,14 @@ def test_orphan_files(dataset: Path) -> None:
     ]
 
 
-def test_unsorted_manifest(dataset: Path, helpers) -> None:
+def test_unsorted_manifest(dataset: Path, helpers: SimpleNamespace) -> None:
     records = helpers.read_records(dataset)
     records[0], records[1] = records[1], records[0]
     helpers.write_records(dataset, records)
     assert verify_dataset(dataset).problems == [f"{CLEAN}: manifest out of order (after {SYN})"]
 
 
-def test_duplicate_record(dataset: Path, helpers) -> None:
+def test_duplicate_record(dataset: Path, helpers: SimpleNamespace) -> None:
     records = helpers.read_records(dataset)
     helpers.write_records(dataset, [*records[:2], records[1], *records[2:]])
     report = verify_dataset(dataset)
@@ -153,7 +161,7 @@ def test_missing_config(dataset: Path) -> None:
     ]
 
 
-def test_failed_record_is_a_problem(dataset: Path, helpers) -> None:
+def test_failed_record_is_a_problem(dataset: Path, helpers: SimpleNamespace) -> None:
     records = helpers.read_records(dataset)
     failed = dict(records[2])
     failed.update(
@@ -167,7 +175,7 @@ def test_failed_record_is_a_problem(dataset: Path, helpers) -> None:
     assert verify_dataset(dataset).problems == ["train/bochum_000001_000000: failed: unreadable source image"]
 
 
-def test_flags_and_counts_disagree(dataset: Path, helpers) -> None:
+def test_flags_and_counts_disagree(dataset: Path, helpers: SimpleNamespace) -> None:
     records = helpers.read_records(dataset)
     records[3]["has_anomaly"] = False
     records[2]["placed_instances"] = 1
@@ -181,7 +189,7 @@ def test_flags_and_counts_disagree(dataset: Path, helpers) -> None:
     assert f"{bochum}: 0 instance record(s) but placed_instances is 1" in problems
 
 
-def test_area_and_hidden_instance(dataset: Path, helpers) -> None:
+def test_area_and_hidden_instance(dataset: Path, helpers: SimpleNamespace) -> None:
     records = helpers.read_records(dataset)
     records[1]["instances"][0]["area_px"] = 39
     helpers.write_records(dataset, records)
@@ -189,7 +197,7 @@ def test_area_and_hidden_instance(dataset: Path, helpers) -> None:
         f"{SYN}: instance 1: area_px 39 != 40 pixel(s) with id 1 in the instance map"
     ]
     path = dataset / "train/instances/aachen_000001_000019.png"
-    idmap = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    idmap = _read_unchanged(path)
     idmap[idmap == 1] = 2
     path.write_bytes(encode_png(idmap))
     helpers.rehash(dataset, "train", "aachen_000001_000019", "instances")
@@ -199,7 +207,7 @@ def test_area_and_hidden_instance(dataset: Path, helpers) -> None:
     assert any("instance 2: pixels span [5, 10, 31, 10] outside bbox [30, 16, 6, 4]" in p for p in problems)
 
 
-def test_labels_json_mismatch(dataset: Path, helpers) -> None:
+def test_labels_json_mismatch(dataset: Path, helpers: SimpleNamespace) -> None:
     path = dataset / "train/labels/aachen_000001_000019.json"
     labels = json.loads(path.read_text())
     labels[1]["id"] = 5
@@ -217,3 +225,34 @@ def test_not_a_dataset(tmp_path: Path) -> None:
         verify_dataset(tmp_path / "nope")
     with pytest.raises(DataLayoutError, match=r"no manifest\.jsonl"):
         verify_dataset(tmp_path)
+
+
+def test_damaged_images_lists_missing_and_altered_outputs_in_manifest_order(
+    dataset: Path, helpers: SimpleNamespace
+) -> None:
+    assert damaged_images(dataset) == []
+    (dataset / "val/instances/frankfurt_000000_000294.png").unlink()
+    with (dataset / "train/labels/aachen_000001_000019.json").open("a") as fh:
+        fh.write(" ")
+    records = helpers.read_records(dataset)
+    records[0]["has_anomaly"] = True  # a wrong record but intact files: not for --repair
+    records[2].update(status="failed", error="x", outputs={}, sha256={})  # no outputs: not listed
+    helpers.write_records(dataset, records)
+    assert damaged_images(dataset) == [("train", "aachen_000001_000019"), ("val", "frankfurt_000000_000294")]
+    report = verify_dataset(dataset)
+    assert report.damaged == damaged_images(dataset)
+    assert f"{CLEAN}: has_anomaly is True but placed_instances is 0" in report.problems
+
+
+def test_config_sha_is_the_identity_hash_or_the_bytes_hash(dataset: Path, helpers: SimpleNamespace) -> None:
+    from oodforge.config.identity import config_sha256
+
+    identity = config_sha256((dataset / "config.yaml").read_bytes())
+    records = helpers.read_records(dataset)
+    records[1]["config_sha256"] = identity  # what synth writes now; the others keep the bytes hash (older datasets)
+    helpers.write_records(dataset, records)
+    assert verify_dataset(dataset).ok
+    (dataset / "config.yaml").write_text("dataset: [unclosed\n")
+    problems = verify_dataset(dataset).problems
+    assert problems[0].startswith("config.yaml: not a readable resolved config")
+    assert len(problems) == 5 and all("config_sha256" in p for p in problems[1:])

@@ -47,15 +47,27 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def verify(
         directory: DirArg,
+        workers: Annotated[int, typer.Option("--workers", "-w", help="Local worker processes.")] = 1,
+        executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786).")
+        ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Re-hash every output against the manifest and check GT values and conventions (exit 1 on problems).
 
-        Rendered datasets: also the foreground masks, pixel counts and the hidden-anomaly flags.
+        Rendered datasets: also the foreground masks, pixel counts and the hidden-anomaly flags. The report is
+        the same for any --workers / --executor; a malformed manifest line is one problem, the rest is checked.
         """
         with staged_progress(not quiet) as bar:
             update = cast(Callable[[str, int, int], None], bar)
-            report = verify_dataset(directory, progress=lambda done, total: update("verify", done, total))
+            report = verify_dataset(
+                directory,
+                progress=lambda done, total: update("verify", done, total),
+                workers=workers,
+                executor=executor,
+                scheduler=scheduler,
+            )
         print_report(report)
         if not report.ok:
             raise typer.Exit(EXIT_FAILED_SAMPLES)

@@ -1,19 +1,35 @@
-"""Checks shared by the verification of synthesized and rendered datasets (see :mod:`oodforge.inspect.verify`)."""
+"""Checks shared by the verification of synthesized and rendered datasets (see :mod:`oodforge.inspect.verify`).
+
+The per-record checks run in worker processes: they get a :class:`VerifyJob` (picklable, sent once per
+worker) and one manifest line, and fill a :class:`Checked` that travels back to the main process.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
-from oodforge._io import sha256_bytes, sha256_file
-from oodforge.errors import SampleError
+from oodforge._io import sha256_bytes
+from oodforge.config.identity import config_sha256
+from oodforge.errors import ConfigError, SampleError
 from oodforge.export.layout import DatasetLayout
 from oodforge.inspect._dataset import decode_unchanged
 
-__all__ = ["Ctx", "Progress", "VerifyReport", "check_order", "check_orphans", "config_sha", "decode_map", "read_one"]
+__all__ = [
+    "Checked",
+    "OrderCheck",
+    "Progress",
+    "VerifyJob",
+    "VerifyReport",
+    "check_config_sha",
+    "check_orphans",
+    "config_shas",
+    "decode_map",
+    "read_one",
+]
 
 Progress = Callable[[int, int], None]
 
@@ -23,14 +39,17 @@ class VerifyReport:
     """Outcome of :func:`oodforge.inspect.verify.verify_dataset`.
 
     Attributes:
-        n_records: manifest records read.
+        n_records: manifest records (non-empty lines) read, malformed ones included.
         n_files_checked: output files found and re-hashed.
         problems: one line per problem, ``<split>/<image_id>: <what>``; empty when the dataset is valid.
+        damaged: (split, image_id) of the records with an output file that is missing, unreadable or
+            whose bytes no longer match the manifest's sha256, in manifest order.
     """
 
     n_records: int = 0
     n_files_checked: int = 0
     problems: list[str] = field(default_factory=list)
+    damaged: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -38,72 +57,138 @@ class VerifyReport:
         return not self.problems
 
 
+@dataclass(frozen=True)
+class VerifyJob:
+    """What every per-record check needs to know about the dataset (sent once to each worker).
+
+    Attributes:
+        root: the dataset root.
+        kind: ``synth`` or ``render``: the kind of the manifest's first record.
+        first_line: the line number of that record.
+        config_shas: the accepted ``config_sha256`` values (see :func:`config_shas`; empty: not checked).
+        hashes_only: only re-hash the outputs (no pixel, label or counter checks).
+    """
+
+    root: Path
+    kind: str
+    first_line: int
+    config_shas: tuple[str, ...]
+    hashes_only: bool = False
+
+    @property
+    def layout(self) -> DatasetLayout:
+        """The dataset's layout."""
+        return DatasetLayout(self.root)
+
+
 @dataclass
-class Ctx:
-    """State shared by the per-record checks."""
+class Checked:
+    """The outcome of one manifest line, filled by the worker that checked it.
 
-    layout: DatasetLayout
-    config_sha: str | None
-    report: VerifyReport
-    total: int
-    progress: Progress | None
-    done: int = 0
-    referenced: set[str] = field(default_factory=set)
+    Attributes:
+        key: (split, image_id) when the record was valid; None for a malformed line.
+        problems: messages without the ``<split>/<id>:`` prefix (malformed lines: the whole line).
+        units: progress units of the line (its output files).
+        n_files: output files found and re-hashed.
+        referenced: the safe relative paths the record names (not orphans, even when missing).
+        damaged: an output file is missing, unreadable or has the wrong sha256.
+    """
 
-    def start(self) -> None:
-        """Report ``progress(0, total)``."""
-        if self.progress is not None:
-            self.progress(0, self.total)
+    key: tuple[str, str] | None = None
+    problems: list[str] = field(default_factory=list)
+    units: int = 0
+    n_files: int = 0
+    referenced: list[str] = field(default_factory=list)
+    damaged: bool = False
 
-    def tick(self) -> None:
-        """One more output file handled."""
-        self.done += 1
-        if self.progress is not None:
-            self.progress(self.done, self.total)
-
-
-def config_sha(layout: DatasetLayout, report: VerifyReport) -> str | None:
-    """sha256 of ``config.yaml``; None (and a problem) when it is missing."""
-    if layout.config_path.is_file():
-        return sha256_file(layout.config_path)
-    report.problems.append("config.yaml: missing (the resolved config must lie next to the manifest)")
-    return None
+    def lines(self) -> list[str]:
+        """The problem lines, prefixed with ``<split>/<image_id>:`` when the record is known."""
+        if self.key is None:
+            return list(self.problems)
+        where = f"{self.key[0]}/{self.key[1]}"
+        return [f"{where}: {msg}" for msg in self.problems]
 
 
-def check_order(keys: Iterable[tuple[str, str]]) -> list[str]:
-    """(split, image_id) keys sorted in plain string order, each once."""
-    problems = []
-    seen: set[tuple[str, str]] = set()
-    prev: tuple[str, str] | None = None
-    for key in keys:
+def config_shas(layout: DatasetLayout, report: VerifyReport) -> tuple[str, ...]:
+    """The ``config_sha256`` values a record may carry; empty (and a problem) when ``config.yaml`` is missing.
+
+    First the identity hash of ``config.yaml`` (:func:`oodforge.config.identity.config_sha256`, what
+    ``synth`` and ``render`` write), then the sha256 of its bytes (what older versions wrote).
+    """
+    path = layout.config_path
+    if not path.is_file():
+        report.problems.append("config.yaml: missing (the resolved config must lie next to the manifest)")
+        return ()
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        report.problems.append(f"config.yaml: cannot read ({exc.strerror or exc})")
+        return ()
+    try:
+        return (config_sha256(blob), sha256_bytes(blob))
+    except ConfigError as exc:
+        report.problems.append(str(exc))
+        return (sha256_bytes(blob),)
+
+
+def check_config_sha(job: VerifyJob, found: str, problems: list[str]) -> None:
+    """A record's ``config_sha256`` is one of the job's accepted values."""
+    if job.config_shas and found not in job.config_shas:
+        problems.append(f"config_sha256 {found[:12]}… != sha256 of config.yaml {job.config_shas[0][:12]}…")
+
+
+class OrderCheck:
+    """(split, image_id) keys sorted in plain string order, each once; fed one key at a time."""
+
+    def __init__(self) -> None:
+        self.seen: set[tuple[str, str]] = set()
+        self.prev: tuple[str, str] | None = None
+        self.problems: list[str] = []
+
+    def add(self, key: tuple[str, str]) -> None:
+        """Check the next key of the manifest."""
         split, image_id = key
-        if key in seen:
-            problems.append(f"{split}/{image_id}: duplicate manifest record")
-        elif prev is not None and key < prev:
-            problems.append(f"{split}/{image_id}: manifest out of order (after {prev[0]}/{prev[1]})")
-        seen.add(key)
-        prev = key
-    return problems
+        if key in self.seen:
+            self.problems.append(f"{split}/{image_id}: duplicate manifest record")
+        elif self.prev is not None and key < self.prev:
+            self.problems.append(f"{split}/{image_id}: manifest out of order (after {self.prev[0]}/{self.prev[1]})")
+        self.seen.add(key)
+        self.prev = key
 
 
-def read_one(ctx: Ctx, prefix: str, key: str, rel: str, expected: str | None, problems: list[str]) -> bytes | None:
-    """Read one output file (expected under ``prefix``) and compare its sha256; None when it cannot be trusted."""
+def safe_rel(rel: str) -> str | None:
+    """``rel`` as a POSIX path inside the dataset root; None when it is absolute or climbs out with ``..``."""
     pure = PurePosixPath(rel)
     if pure.is_absolute() or ".." in pure.parts:
-        problems.append(f"outputs[{key!r}] {rel!r} is not a path inside the dataset root")
         return None
-    ctx.referenced.add(pure.as_posix())
+    return pure.as_posix()
+
+
+def read_one(job: VerifyJob, out: Checked, prefix: str, key: str, rel: str, expected: str | None) -> bytes | None:
+    """Read one output file (expected under ``prefix``) and compare its sha256; None when it cannot be trusted."""
+    safe = safe_rel(rel)
+    if safe is None:
+        out.problems.append(f"outputs[{key!r}] {rel!r} is not a path inside the dataset root")
+        return None
+    out.referenced.append(safe)
     if not rel.startswith(prefix):
-        problems.append(f"outputs[{key!r}] {rel!r} is not under {prefix}")
-    path = ctx.layout.abs(rel)
+        out.problems.append(f"outputs[{key!r}] {rel!r} is not under {prefix}")
+    path = job.layout.abs(rel)
     if not path.is_file():
-        problems.append(f"missing file {rel}")
+        out.problems.append(f"missing file {rel}")
+        out.damaged = True
         return None
-    blob = path.read_bytes()
-    ctx.report.n_files_checked += 1
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        out.problems.append(f"cannot read {rel} ({exc.strerror or exc})")
+        out.damaged = True
+        return None
+    out.n_files += 1
     actual = sha256_bytes(blob)
     if expected is not None and actual != expected:
-        problems.append(f"sha256 mismatch for {rel}: manifest {expected[:12]}…, file {actual[:12]}…")
+        out.problems.append(f"sha256 mismatch for {rel}: manifest {expected[:12]}…, file {actual[:12]}…")
+        out.damaged = True
         return None
     return blob
 

@@ -8,7 +8,8 @@ Checks: ``config.yaml`` hashes to every record's ``config_sha256``; the manifest
 equals the 1s of the GT (foreground mask); anomaly pixels are foreground; ``anomaly_hidden`` implies
 ``is_anomalous`` and not ``has_anomaly`` (and an anomalous frame without anomaly pixels is flagged
 hidden); a normal frame has no anomaly pixels; no file under ``<camera>/{images,gt_pixel,fb_mask}`` is
-left unreferenced; failed records are listed.
+left unreferenced; failed records are listed. The orphan and order checks are shared with synthesized
+datasets (:mod:`oodforge.inspect.verify`); this module checks one record.
 """
 
 from __future__ import annotations
@@ -17,83 +18,54 @@ import numpy as np
 
 from oodforge._io import decode_image_rgb
 from oodforge.errors import SampleError
-from oodforge.export.layout import DatasetLayout
 from oodforge.inspect._render_record import RENDER_OUTPUT_KEYS, RenderRecord
-from oodforge.inspect._verify_common import (
-    Ctx,
-    Progress,
-    VerifyReport,
-    check_order,
-    check_orphans,
-    config_sha,
-    decode_map,
-    read_one,
-)
+from oodforge.inspect._verify_common import Checked, VerifyJob, check_config_sha, decode_map, read_one
 from oodforge.render.frame import RECORD_SCHEMA
 
-__all__ = ["RENDER_SUBDIRS", "verify_render"]
+__all__ = ["RENDER_SUBDIRS", "check_render"]
 
 #: output key -> the sub-folder of ``<camera>/`` that holds its files
 RENDER_SUBDIRS = {"image": "images", "gt_pixel": "gt_pixel", "fb_mask": "fb_mask"}
 MASK_VALUES = np.array([0, 1], np.uint8)
 
 
-def verify_render(layout: DatasetLayout, records: list[RenderRecord], progress: Progress | None) -> VerifyReport:
-    """Check a rendered dataset (see the module docstring); ``progress(done, total)`` per output file."""
-    report = VerifyReport(n_records=len(records))
-    sha = config_sha(layout, report)
-    report.problems.extend(check_order((rec.split, rec.image_id) for rec in records))
-    total = sum(key in rec.outputs for rec in records for key in RENDER_OUTPUT_KEYS)
-    ctx = Ctx(layout, sha, report, total, progress)
-    ctx.start()
-    for rec in records:
-        where = f"{rec.split}/{rec.image_id}"
-        report.problems.extend(f"{where}: {msg}" for msg in _check_record(rec, ctx))
-    splits = {rec.split for rec in records}
-    report.problems.extend(check_orphans(layout, splits, ctx.referenced, RENDER_SUBDIRS.values()))
-    return report
-
-
-def _check_record(rec: RenderRecord, ctx: Ctx) -> list[str]:
-    """All checks of one frame; messages without the ``<camera>/<id>:`` prefix."""
-    problems: list[str] = []
+def check_render(rec: RenderRecord, job: VerifyJob, out: Checked) -> None:
+    """All checks of one frame; problems (without the ``<camera>/<id>:`` prefix) go to ``out``."""
+    problems = out.problems
     if rec.schema_ != RECORD_SCHEMA:
         problems.append(f"schema {rec.schema_}; expected {RECORD_SCHEMA}")
-    if ctx.config_sha is not None and rec.config_sha256 != ctx.config_sha:
-        problems.append(f"config_sha256 {rec.config_sha256[:12]}… != sha256 of config.yaml {ctx.config_sha[:12]}…")
+    check_config_sha(job, rec.config_sha256, problems)
     if rec.camera != rec.split:
         problems.append(f"camera {rec.camera!r} != split {rec.split!r}")
     if rec.status == "failed":
         problems.append(f"failed: {rec.error or 'no reason recorded'}")
-    data = _read_outputs(rec, ctx, problems)
-    if rec.status != "ok":
-        return problems
+    data = _read_outputs(rec, job, out)
+    if rec.status != "ok" or job.hashes_only:
+        return
     problems.extend(_check_flags(rec))
     if len(data) == len(RENDER_OUTPUT_KEYS):
         problems.extend(_check_pixels(rec, data))
-    return problems
 
 
-def _read_outputs(rec: RenderRecord, ctx: Ctx, problems: list[str]) -> dict[str, tuple[str, bytes]]:
+def _read_outputs(rec: RenderRecord, job: VerifyJob, out: Checked) -> dict[str, tuple[str, bytes]]:
     """Read and re-hash the outputs of ``rec``; key -> (rel, bytes) of the files that hash right."""
-    out: dict[str, tuple[str, bytes]] = {}
+    data: dict[str, tuple[str, bytes]] = {}
     extra = sorted(set(rec.outputs) - set(RENDER_OUTPUT_KEYS))
     if extra:
-        problems.append(f"outputs has unexpected key(s) {extra}; expected {list(RENDER_OUTPUT_KEYS)}")
+        out.problems.append(f"outputs has unexpected key(s) {extra}; expected {list(RENDER_OUTPUT_KEYS)}")
     for key in RENDER_OUTPUT_KEYS:
         rel = rec.outputs.get(key)
         if rel is None:
             if rec.status == "ok":
-                problems.append(f"outputs has no {key!r}")
+                out.problems.append(f"outputs has no {key!r}")
             continue
         expected = rec.sha256.get(key)
         if expected is None:
-            problems.append(f"outputs[{key!r}] names {rel} but sha256 has no {key!r}")
-        blob = read_one(ctx, f"{rec.split}/{RENDER_SUBDIRS[key]}/", key, rel, expected, problems)
-        ctx.tick()
+            out.problems.append(f"outputs[{key!r}] names {rel} but sha256 has no {key!r}")
+        blob = read_one(job, out, f"{rec.split}/{RENDER_SUBDIRS[key]}/", key, rel, expected)
         if blob is not None and expected is not None:
-            out[key] = (rel, blob)
-    return out
+            data[key] = (rel, blob)
+    return data
 
 
 def _check_flags(rec: RenderRecord) -> list[str]:
