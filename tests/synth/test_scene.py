@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from oodforge.config.schema import StandardCamera
+from oodforge.errors import SampleError
 from oodforge.synth.placement import label_lut
 from oodforge.synth.scene import NO_OCCLUDER, SceneInfo, contact_rows, scene_camera
 
@@ -18,7 +20,7 @@ ROAD, POLE, SIGN, PERSON, CAR = 7, 17, 20, 24, 26
 OCC = label_lut([POLE, SIGN, PERSON, CAR])
 
 
-def test_standard_camera_scales_with_the_frame_height():
+def test_standard_camera_scales_with_the_frame_height() -> None:
     std = StandardCamera()
     full = scene_camera(None, 1024, std)
     assert full.source == "standard"
@@ -29,7 +31,7 @@ def test_standard_camera_scales_with_the_frame_height():
     assert half.fy_px == pytest.approx(2265 / 2)
 
 
-def test_camera_json_wins(tmp_path):
+def test_camera_json_wins(tmp_path: Path) -> None:
     cam = {"extrinsic": {"pitch": 0.05, "z": 1.3}, "intrinsic": {"fx": 2000, "fy": 2100, "u0": 1000, "v0": 500}}
     path = tmp_path / "c_camera.json"
     path.write_text(json.dumps(cam))
@@ -39,7 +41,24 @@ def test_camera_json_wins(tmp_path):
     assert got.height_m == 1.3 and got.fy_px == 2100
 
 
-def test_contact_rows_by_hand():
+@pytest.mark.parametrize(
+    ("extrinsic", "intrinsic", "pattern"),
+    [
+        ({"pitch": 0.05, "z": 0.0}, {"fx": 2000, "fy": 2100, "u0": 1000, "v0": 500}, r"'extrinsic.z' is 0.0"),
+        ({"pitch": 0.05, "z": 1.3}, {"fx": 2000, "fy": 2100, "u0": 2049, "v0": 500}, r"'intrinsic.u0' is 2049.0"),
+        ({"pitch": 0.05, "z": 1.3}, {"fx": 2000, "fy": 2100, "u0": 1000, "v0": 1025}, r"'intrinsic.v0' is 1025.0"),
+    ],
+)
+def test_impossible_camera_json_is_a_sample_error(
+    tmp_path: Path, extrinsic: dict[str, float], intrinsic: dict[str, float], pattern: str
+) -> None:
+    path = tmp_path / "c_camera.json"
+    path.write_text(json.dumps({"extrinsic": extrinsic, "intrinsic": intrinsic}))
+    with pytest.raises(SampleError, match=pattern):
+        scene_camera(path, 1024, StandardCamera(), image_cols=2048)
+
+
+def test_contact_rows_by_hand() -> None:
     labels = np.full((12, 10), ROAD, dtype=np.uint8)
     inst = np.zeros((12, 10), dtype=np.int32)
     labels[2:9, 1:3] = CAR  # car 26001: rows 2..8
@@ -60,7 +79,7 @@ def test_contact_rows_by_hand():
 
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**31 - 1))
-def test_nearer_means_a_lower_contact_row(seed):
+def test_nearer_means_a_lower_contact_row(seed: int) -> None:
     rng = np.random.default_rng(seed)
     labels = rng.choice(np.array([ROAD, POLE, CAR], dtype=np.uint8), size=(20, 16), p=[0.6, 0.2, 0.2])
     contact = contact_rows(labels, OCC, None)

@@ -13,8 +13,6 @@ paths of one image from its id without touching the directory tree, so workers c
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from oodforge._io import read_label_png
-from oodforge.errors import DataLayoutError, InputFileError, SampleError
+from oodforge.errors import DataLayoutError, SampleError
+from oodforge.sources.cityscapes_camera import CameraParams, read_camera
 from oodforge.sources.cityscapes_labels import VOID_TRAIN_ID, label_id_to_train_id_lut
 
 __all__ = [
@@ -147,85 +146,32 @@ def load_label_ids(path: Path) -> np.ndarray:
 def check_split_has_labels(root: Path, split: str, image_ids: list[str], sample: int = 3) -> None:
     """Refuse a split whose labels are empty (all train ids 255), like the public Cityscapes test split.
 
-    Decodes the labels of up to ``sample`` images, the first ones in sorted order; passes as soon
-    as one of them has a pixel with a train id other than 255.
+    Decodes the labels of up to ``sample`` images, the first ones in sorted order **that decode**;
+    passes as soon as one of them has a pixel with a train id other than 255. A label file that cannot
+    be read is skipped here: it is that image's own failure (:func:`load_label_ids` raises a
+    :class:`SampleError` when the image is processed), never the run's.
 
     Raises:
-        DataLayoutError: none of the sampled label images holds a non-void pixel.
-        InputFileError: a sampled label image cannot be read.
+        DataLayoutError: every sampled label image that decodes holds only void pixels.
     """
     lut = label_id_to_train_id_lut()
-    checked = sorted(image_ids)[: max(sample, 1)]
-    for image_id in checked:
-        path = frame_paths(root, split, image_id).label_path
+    judged: list[str] = []
+    for image_id in sorted(image_ids):
+        if len(judged) >= max(sample, 1):
+            break
         try:
-            labels = load_label_ids(path)
-        except SampleError as exc:
-            raise InputFileError(str(exc)) from exc
+            labels = load_label_ids(frame_paths(root, split, image_id).label_path)
+        except SampleError:
+            continue
         if np.any(lut[labels] != VOID_TRAIN_ID):
             return
-    if checked:
+        judged.append(image_id)
+    if judged:
         raise DataLayoutError(
-            f"{root}/gtFine/{split}: the labels of the first {len(checked)} images hold only void pixels "
+            f"{root}/gtFine/{split}: the labels of the first {len(judged)} readable images hold only void pixels "
             f"(train id 255), so split '{split}' has empty labels and cannot be a source; expected a labelled "
             "split: use train or val; oodforge's `part` carves test from val"
         )
-
-
-@dataclass(frozen=True)
-class CameraParams:
-    """Pinhole intrinsics and the extrinsics needed for metric scaling.
-
-    Attributes:
-        fx: focal length in pixels along x.
-        fy: focal length in pixels along y.
-        u0: principal point column (pixels).
-        v0: principal point row (pixels).
-        pitch: camera pitch in radians; positive looks down.
-        height_m: camera height above the ground in metres (Cityscapes extrinsic ``z``).
-    """
-
-    fx: float
-    fy: float
-    u0: float
-    v0: float
-    pitch: float
-    height_m: float
-
-    @property
-    def horizon_row(self) -> float:
-        """Image row of the horizon, ``v0 - fy * tan(pitch)`` (above the principal point when looking down)."""
-        return self.v0 - self.fy * math.tan(self.pitch)
-
-
-def read_camera(path: Path) -> CameraParams:
-    """Read a Cityscapes ``*_camera.json``.
-
-    Raises:
-        SampleError: the file is missing, not JSON, or lacks a numeric intrinsic/extrinsic field.
-    """
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SampleError(f"{path}: cannot read camera file ({exc.strerror})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise SampleError(f"{path}: not a JSON camera file ({exc}); expected Cityscapes camera json") from exc
-    values: dict[str, float] = {}
-    for group, keys in (("intrinsic", ("fx", "fy", "u0", "v0")), ("extrinsic", ("pitch", "z"))):
-        section = data.get(group) if isinstance(data, dict) else None
-        for key in keys:
-            raw = section.get(key) if isinstance(section, dict) else None
-            if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
-                raise SampleError(
-                    f"{path}: camera key '{group}.{key}' is {raw!r}; expected a finite number "
-                    '(Cityscapes camera json: {"extrinsic": {...}, "intrinsic": {"fx", "fy", "u0", "v0"}})'
-                )
-            values[key] = float(raw)
-    if values["fy"] <= 0 or values["fx"] <= 0:
-        raise SampleError(f"{path}: focal lengths fx={values['fx']}, fy={values['fy']}; expected positive values")
-    return CameraParams(
-        fx=values["fx"], fy=values["fy"], u0=values["u0"], v0=values["v0"], pitch=values["pitch"], height_m=values["z"]
-    )
 
 
 def horizon_from_road(label_ids: np.ndarray, road_ids: Sequence[int]) -> int | None:

@@ -25,7 +25,7 @@ from oodforge.synth.shadow import ShadowParams, apply_shadow, shadow_factor, sha
 from oodforge.synth.targets import apply_soft_edges, mark_object, visible_bbox
 from oodforge.synth.texture import TextureParams, apply_texture, ring_texture, texture_params
 
-__all__ = ["Applied", "Rendered", "render_placements"]
+__all__ = ["Applied", "Rendered", "render_placements", "render_visible"]
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,8 @@ class Rendered:
         id_map: (H, W) uint16, 0 none, k = k-th placement (visible covered pixels).
         areas: visible pixels each placement holds in the final id map.
         bboxes: ``(x, y, w, h)`` of each placement's pixels in the final id map.
+        covered: covered pixels (alpha >= 0.5) of each placement, hidden or not: ``areas[i] / covered[i]``
+            is its visible fraction in the final image.
         shadow: (H, W) bool pixels a contact shadow may have darkened.
         applied: per placement, the appearance parameters applied.
     """
@@ -58,6 +60,7 @@ class Rendered:
     bboxes: list[tuple[int, int, int, int]]
     shadow: npt.NDArray[np.bool_]
     applied: list[Applied]
+    covered: list[int]
 
 
 def _colour(
@@ -125,6 +128,7 @@ def render_placements(
     shadowed = np.zeros((height, width), dtype=bool)
     ring_w = blending.photometric.ring_px
     applied: list[Applied] = []
+    n_covered: list[int] = []
     for k, (pl, (rgb0, mask0)) in enumerate(zip(placements, sources, strict=True), start=1):
         size = (pl.patch_w, pl.patch_h)
         obj: PreparedMask = pl.prepared or prepare_mask(mask0, size, pl.flip, blending.feather_px, footprint_ratio)
@@ -162,10 +166,44 @@ def render_placements(
         visible = obj.covered if nearer is None else obj.covered & ~nearer
         mark_object(gt, id_map, soft, k, pl.x0, pl.y0, visible, alpha)
         applied.append(Applied(colour, tex, shadow))
+        n_covered.append(int(np.count_nonzero(obj.covered)))
     apply_soft_edges(gt, soft, soft_edge)
     areas, bboxes = [], []
     for k, pl in enumerate(placements, start=1):
         win = id_map[pl.y0 : pl.y0 + pl.patch_h, pl.x0 : pl.x0 + pl.patch_w]
         areas.append(int(np.count_nonzero(win == k)))
         bboxes.append(visible_bbox(id_map, k, (pl.x0, pl.y0, pl.patch_w, pl.patch_h)))
-    return Rendered(image, gt, id_map, areas, bboxes, shadowed, applied)
+    return Rendered(image, gt, id_map, areas, bboxes, shadowed, applied, n_covered)
+
+
+def render_visible(
+    scene: npt.NDArray[np.uint8],
+    gt_base: npt.NDArray[np.uint8],
+    placements: list[Placement],
+    sources: list[tuple[npt.NDArray[np.uint8], npt.NDArray[np.bool_]]],
+    blending: BlendingConfig,
+    info: SceneInfo | None = None,
+    *,
+    footprint_ratio: float = 0.1,
+    soft_edge: str = "ignore",
+) -> tuple[list[Placement], Rendered]:
+    """:func:`render_placements`, rendered again without the objects that later objects hide completely.
+
+    With ``allow_anomaly_overlap`` a later object may cover every visible pixel of an earlier one: that
+    object is not in the final image, so it is dropped and the others are rendered again, leaving no trace
+    of it (soft rim, shadow, or its pixels in a later object's background ring). The visible pixels of an
+    object do not depend on the other objects, so dropping a completely hidden one leaves every other
+    object's pixels in the id map as they were; the ids of the kept objects are 1..n in paste order. When
+    nothing is hidden the result is exactly :func:`render_placements`'s.
+
+    Returns:
+        The kept placements (in id-map order) and their rendering.
+    """
+    while True:
+        rendered = render_placements(
+            scene, gt_base, placements, sources, blending, info, footprint_ratio=footprint_ratio, soft_edge=soft_edge
+        )
+        keep = [i for i, area in enumerate(rendered.areas) if area > 0]
+        if len(keep) == len(placements):
+            return placements, rendered
+        placements, sources = [placements[i] for i in keep], [sources[i] for i in keep]

@@ -29,6 +29,7 @@ from oodforge.sources.coco_pool import load_or_build_pool
 from oodforge.synth.context import SynthContext
 from oodforge.synth.executors import run_tasks
 from oodforge.synth.geometry import real_height_m
+from oodforge.synth.split_warnings import empty_split_warnings
 
 __all__ = [
     "MANAGED_SUBDIRS", "RunSummary", "empty_split_warnings", "part_of", "plan_tasks", "rebuild_manifest",
@@ -93,19 +94,6 @@ def _check_names(ctx: SynthContext) -> None:
     if geo.scale_mode == "metric":
         for cat in ctx.config.synthesis.coco.allowed_categories:
             real_height_m(cat, geo.category_heights_m)
-
-
-def empty_split_warnings(cfg: SynthConfig, tasks: list[tuple[str, str]], split: str | None) -> list[str]:
-    """One line per selected split that got no image (its ``part`` range holds none of its source's ids)."""
-    counts = {name: 0 for name in cfg.splits if split is None or name == split}
-    for name, _ in tasks:
-        counts[name] += 1
-    return [
-        f"splits.{name}: no image of source '{cfg.splits[name].source}' falls into part "
-        f"[{cfg.splits[name].part[0]}, {cfg.splits[name].part[1]}); this split will be empty"
-        for name, n in counts.items()
-        if n == 0
-    ]
 
 
 def synthesize_dataset(

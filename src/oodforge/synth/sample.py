@@ -21,11 +21,12 @@ from oodforge._seeding import image_seed, sample_streams
 from oodforge.errors import SampleError
 from oodforge.export.manifest import ManifestRecord
 from oodforge.sources.cityscapes import CityscapesFrame, frame_paths, load_label_ids
-from oodforge.synth.apply import Rendered, render_placements
+from oodforge.sources.image_header import check_source_image
+from oodforge.synth.apply import Rendered, render_visible
 from oodforge.synth.context import SynthContext
 from oodforge.synth.plan import plan_counts
 from oodforge.synth.scene import SceneInfo, contact_rows, scene_camera
-from oodforge.synth.search import SearchResult, search_placements
+from oodforge.synth.search import Placement, SearchResult, search_placements
 from oodforge.synth.write import instance_records, write_outputs
 
 __all__ = ["analyse_scene", "process_image", "synthesize_image"]
@@ -34,7 +35,9 @@ __all__ = ["analyse_scene", "process_image", "synthesize_image"]
 def analyse_scene(ctx: SynthContext, frame: CityscapesFrame, label_ids: np.ndarray) -> SceneInfo:
     """Camera and occluder contact rows of one frame (instance ids read when the file exists)."""
     syn = ctx.config.synthesis
-    camera = scene_camera(frame.camera_path, label_ids.shape[0], syn.geometry.standard_camera)
+    camera = scene_camera(
+        frame.camera_path, label_ids.shape[0], syn.geometry.standard_camera, image_cols=label_ids.shape[1]
+    )
     contact = None
     if syn.placement.occlusion and ctx.occluder_lut.any():
         instances = None
@@ -47,6 +50,15 @@ def analyse_scene(ctx: SynthContext, frame: CityscapesFrame, label_ids: np.ndarr
                 )
         contact = contact_rows(label_ids, ctx.occluder_lut, instances)
     return SceneInfo(label_ids, contact, camera)
+
+
+def _drop_hidden(result: SearchResult, kept: list[Placement]) -> SearchResult:
+    """The search result without the objects that later objects hid completely (with a note saying so)."""
+    hidden = len(result.placements) - len(kept)
+    if hidden == 0:
+        return result
+    note = f"placed {len(kept)} of {result.planned}; {hidden} hidden completely by later objects"
+    return SearchResult(kept, result.planned, note if result.note is None else f"{note} ({result.note})")
 
 
 def synthesize_image(ctx: SynthContext, split: str, image_id: str) -> ManifestRecord:
@@ -65,6 +77,8 @@ def synthesize_image(ctx: SynthContext, split: str, image_id: str) -> ManifestRe
     label_ids = load_label_ids(frame.label_path)
     gt = ctx.gt_lut[label_ids]
     src_bytes = read_bytes(frame.image_path)
+    # clean records copy these bytes unseen: check the container, channels, bit depth and size (~1 ms)
+    check_source_image(src_bytes, frame.image_path, label_ids.shape, frame.label_path)
     result = SearchResult([], planned, None)
     rendered: Rendered | None = None
     camera: dict[str, Any] | None = None
@@ -82,11 +96,12 @@ def synthesize_image(ctx: SynthContext, split: str, image_id: str) -> ManifestRe
                 (ctx.pool.rgb_crop(p.pool_index, ctx.coco_images_root), ctx.pool.mask(p.pool_index))
                 for p in result.placements
             ]
-            rendered = render_placements(
+            kept, rendered = render_visible(
                 scene, gt, result.placements, sources, syn.blending, info,
                 footprint_ratio=syn.placement.footprint_ratio, soft_edge=cfg.export.soft_edge,
             )  # fmt: skip
             gt = rendered.gt
+            result = _drop_hidden(result, kept)
     instances = instance_records(ctx.pool, result.placements, rendered)
     outputs, hashes = write_outputs(
         ctx.layout, split, image_id, cfg.export, source_path=frame.image_path, source_bytes=src_bytes,

@@ -52,14 +52,23 @@ class SceneCamera:
     source: Literal["json", "standard"]
 
 
-def scene_camera(camera_path: Path | None, image_rows: int, standard: StandardCamera) -> SceneCamera:
+def scene_camera(
+    camera_path: Path | None, image_rows: int, standard: StandardCamera, *, image_cols: int | None = None
+) -> SceneCamera:
     """The frame's camera from its json, else the standard camera with ``fy`` and ``v0`` scaled to the frame.
 
+    Args:
+        camera_path: the frame's ``*_camera.json``, or ``None`` for the standard camera.
+        image_rows: frame height in pixels.
+        standard: ``synthesis.geometry.standard_camera``.
+        image_cols: frame width in pixels; with it, the json's principal point must lie in the frame.
+
     Raises:
-        SampleError: the camera json exists but is unreadable or incomplete.
+        SampleError: the camera json exists but is unreadable, incomplete or physically impossible.
     """
     if camera_path is not None:
-        cam = read_camera(camera_path)
+        size = (image_cols, image_rows) if image_cols is not None else None
+        cam = read_camera(camera_path, image_size=size)
         return SceneCamera(float(cam.horizon_row), float(cam.height_m), float(cam.fy), "json")
     k = image_rows / standard.rows
     fy, v0 = standard.fy_px * k, standard.v0_px * k

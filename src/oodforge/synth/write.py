@@ -30,11 +30,18 @@ Outputs = tuple[dict[str, Any], dict[str, Any]]
 
 
 def instance_records(pool: CocoPool, placements: list[Placement], rendered: Rendered | None) -> list[InstanceRecord]:
-    """Manifest records of the placed objects, in id-map order (geometry from the final id map)."""
+    """Manifest records of the placed objects, in id-map order.
+
+    bbox, ``area_px`` and ``visible_fraction`` (visible share of the covered pixels) describe the object in
+    the final id map, after nearer scene objects and later pastes; ``coverage`` is the share of its
+    footprint on the target label, judged when it was placed.
+    """
     out: list[InstanceRecord] = []
     if rendered is None:
         return out
-    for p, area, bbox, app in zip(placements, rendered.areas, rendered.bboxes, rendered.applied, strict=True):
+    for p, area, bbox, app, covered in zip(
+        placements, rendered.areas, rendered.bboxes, rendered.applied, rendered.covered, strict=True
+    ):
         cat_id = int(pool.category_ids[p.pool_index])
         out.append(
             InstanceRecord(
@@ -52,7 +59,7 @@ def instance_records(pool: CocoPool, placements: list[Placement], rendered: Rend
                 y=p.y0,
                 patch_w=p.patch_w,
                 patch_h=p.patch_h,
-                visible_fraction=p.visible_fraction,
+                visible_fraction=round(area / covered, 6) if covered else 0.0,
                 real_height_m=p.real_height_m,
                 photometric={
                     "space": app.photometric.space,
