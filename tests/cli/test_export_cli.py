@@ -85,6 +85,23 @@ def test_out_not_empty_exit_2_then_overwrite(dataset: Path, tmp_path: Path) -> N
     assert r.exit_code == 0 and "Folder(" in r.output
 
 
+def test_overwrite_keeps_user_files_and_refuses_foreign_folder(dataset: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert runner.invoke(app, ["export", "anomalib", str(dataset), str(out), "-q"]).exit_code == 0
+    (out / "train/good/mine.png").write_bytes(b"my image")
+    r = runner.invoke(app, ["export", "anomalib", str(dataset), str(out), "-q", "--overwrite"])
+    assert r.exit_code == 0, r.output
+    assert "kept 1 file(s) oodforge did not write" in " ".join(r.output.split())
+    assert (out / "train/good/mine.png").read_bytes() == b"my image"
+    mine = tmp_path / "mine"
+    (mine / "test/good").mkdir(parents=True)
+    (mine / "test/good/photo.png").write_bytes(b"photo")
+    r = runner.invoke(app, ["export", "anomalib", str(dataset), str(mine), "-q", "--overwrite"])
+    assert r.exit_code == 2 and "Traceback" not in r.output
+    assert "has no list of oodforge's files" in " ".join(r.output.split())
+    assert (mine / "test/good/photo.png").read_bytes() == b"photo"
+
+
 def test_export_help_lists_anomalib() -> None:
     r = runner.invoke(app, ["export", "--help"])
     assert r.exit_code == 0 and "anomalib" in r.output

@@ -7,6 +7,7 @@ import json
 import math
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -18,6 +19,7 @@ from oodforge.demo.prop_shapes import shape_of
 from oodforge.demo.scene_props import Prop, draw_props
 from oodforge.demo.scene_texture import shade_ground
 from oodforge.demo.world import DemoWorld, write_demo_world
+from oodforge.errors import UsageError
 from oodforge.sources.cityscapes_labels import LABELS, name2label
 
 ALLOWED = {
@@ -28,7 +30,7 @@ THING = {name: name2label[name].id for name in ("person", "rider", "car", "bicyc
 EGO = name2label["ego vehicle"].id
 POLE_LIKE = [name2label[n].id for n in ("pole", "polegroup", "traffic light", "traffic sign")]
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning:pycocotools.*")
-SMALL = {"n_train": 2, "n_val": 3, "n_test": 1, "size": (256, 128), "n_coco_images": 5}
+SMALL: dict[str, Any] = {"n_train": 2, "n_val": 3, "n_test": 1, "size": (256, 128), "n_coco_images": 5}
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +44,11 @@ def coco(world: DemoWorld) -> dict:
 
 
 def _hashes(root: Path) -> dict[str, str]:
+    """Hashes of the world's files (the ``.oodforge/`` bookkeeping, lock and file list, left out)."""
     return {
-        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest() for p in root.rglob("*") if p.is_file()
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in root.rglob("*")
+        if p.is_file() and ".oodforge" not in p.relative_to(root).parts
     }
 
 
@@ -94,6 +99,38 @@ def test_determinism_idempotence_and_stale_files(tmp_path: Path) -> None:
     assert len(list((a / "cityscapes" / "leftImg8bit" / "train").rglob("*.png"))) == 1
     write_demo_world(a, seed=3, **SMALL)
     assert _hashes(a) == first
+
+
+def test_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    """Was: the demo's real Cityscapes names (aachen_000000_000019, ...) were written over a user's files."""
+    mine = tmp_path / "cityscapes/leftImg8bit/train/aachen/aachen_000000_000019_leftImg8bit.png"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"a real Cityscapes frame")
+    with pytest.raises(UsageError, match=r"not empty \(found 'cityscapes'\) and has no list of oodforge's files"):
+        write_demo_world(tmp_path, **SMALL)
+    assert mine.read_bytes() == b"a real Cityscapes frame"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cityscapes"]
+
+
+def test_rewrite_removes_only_its_own_stale_files(tmp_path: Path) -> None:
+    """Was: a rewrite deleted every file under cityscapes/ and coco/ that the new world did not write."""
+    world = write_demo_world(tmp_path / "w", seed=3, **SMALL)
+    mine = [world.cityscapes_root / "leftImg8bit/train/mycity/mine_leftImg8bit.png", world.coco_root / "notes.txt"]
+    for p in mine:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(b"mine")
+    write_demo_world(tmp_path / "w", seed=3, **{**SMALL, "n_train": 1})
+    assert all(p.read_bytes() == b"mine" for p in mine)
+    assert len(list((world.cityscapes_root / "leftImg8bit/train").rglob("*_000019_leftImg8bit.png"))) == 1
+    listed = json.loads((world.root / ".oodforge/files.json").read_text())["files"]
+    assert set(listed) == set(_hashes(world.root)) - {str(p.relative_to(world.root)) for p in mine}
+    gone = world.cityscapes_root / "leftImg8bit/train/bochum/bochum_000000_000019_leftImg8bit.png"
+    assert not gone.exists()  # the second train frame, removed as stale
+    gone.parent.mkdir(parents=True, exist_ok=True)
+    gone.write_bytes(b"mine too")  # a user's file where the next world writes: never written over
+    with pytest.raises(UsageError, match="exists and oodforge did not write it"):
+        write_demo_world(tmp_path / "w", seed=3, **SMALL)
+    assert gone.read_bytes() == b"mine too"
 
 
 def test_labels_valid_and_consistent(world: DemoWorld) -> None:

@@ -186,22 +186,74 @@ def test_split_filter_and_eval_names(synth: tuple[Path, dict], tmp_path: Path) -
         True, True, True, True, False, False]  # fmt: skip
 
 
-def test_refuses_non_empty_out_and_overwrite_clears_managed_only(synth: tuple[Path, dict], tmp_path: Path) -> None:
+def test_refuses_a_folder_oodforge_did_not_make_even_with_overwrite(synth: tuple[Path, dict], tmp_path: Path) -> None:
+    """Was: --overwrite rmtree'd train/good etc. of any folder, deleting a user's files there."""
     root, _ = synth
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "notes.txt").write_text("mine")
-    with pytest.raises(UsageError, match="not empty"):
-        export_anomalib(root, out)
     (out / "train/good").mkdir(parents=True)
-    (out / "train/good/stale.png").write_bytes(b"x")
-    export_anomalib(root, out, overwrite=True)
-    assert (out / "notes.txt").read_text() == "mine"
-    assert not (out / "train/good/stale.png").exists()
-    with pytest.raises(UsageError, match="not empty"):
-        export_anomalib(root, out)
+    (out / "notes.txt").write_text("mine")
+    (out / "train/good/mine.png").write_bytes(b"my image")
+    for overwrite in (False, True):
+        with pytest.raises(UsageError, match=r"not empty \(found 'notes.txt'\) and has no list of oodforge's files"):
+            export_anomalib(root, out, overwrite=overwrite)
+    assert (out / "notes.txt").read_text() == "mine" and (out / "train/good/mine.png").read_bytes() == b"my image"
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt", "train"]  # nothing written either
     with pytest.raises(UsageError, match="outside the dataset"):
         export_anomalib(root, root / "export")
+
+
+def _ledger(out: Path) -> set[str]:
+    return set(json.loads((out / ".oodforge/files.json").read_text())["files"])
+
+
+def test_overwrite_deletes_only_listed_files_and_keeps_the_user_s(synth: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = synth
+    out = tmp_path / "out"
+    export_anomalib(root, out, normal_test_ratio=0.0)
+    written = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".oodforge" not in p.parts}
+    assert _ledger(out) == written
+    (out / "notes.txt").write_text("mine")
+    (out / "train/good/mine.png").write_bytes(b"my image")
+    with pytest.raises(UsageError, match=r"not empty, holds a previous export .*pass --overwrite"):
+        export_anomalib(root, out)
+    res = export_anomalib(root, out, normal_test_ratio=1.0, overwrite=True)  # every train normal moves to test/good
+    assert (out / "notes.txt").read_text() == "mine" and (out / "train/good/mine.png").read_bytes() == b"my image"
+    assert {p.name for p in (out / "train/good").iterdir()} == {"mine.png"}  # the old export's normals are gone
+    assert res.kept_files == 2 and res.counts["train_good"] == 0
+    assert any("kept 2 file(s) oodforge did not write" in w and "as normal images" in w for w in res.warnings)
+    assert "notes.txt" not in _ledger(out) and "train/good/mine.png" not in _ledger(out)
+    assert _ledger(out) == {p.relative_to(out).as_posix() for p in out.rglob("*")
+                            if p.is_file() and ".oodforge" not in p.parts} - {"notes.txt", "train/good/mine.png"}  # fmt: skip
+
+
+def test_user_image_where_anomalib_pairs_is_refused_before_deleting(synth: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = synth
+    out = tmp_path / "out"
+    export_anomalib(root, out)
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and ".oodforge" not in p.parts}
+    (out / "test/anomaly/zz_mine.png").write_bytes(b"my image")
+    with pytest.raises(UsageError, match=r"1 image\(s\) oodforge did not write in test/anomaly.*zz_mine.png"):
+        export_anomalib(root, out, overwrite=True)
+    assert all(p.read_bytes() == data for p, data in before.items())
+    assert (out / "test/anomaly/zz_mine.png").read_bytes() == b"my image"
+
+
+def test_a_killed_export_still_lists_what_it_wrote(synth: tuple[Path, dict], tmp_path: Path) -> None:
+    root, _ = synth
+    out = tmp_path / "out"
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage.endswith("writing") and done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        export_anomalib(root, out, progress=progress)
+    partial = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and ".oodforge" not in p.parts}
+    assert partial and partial <= _ledger(out)
+    (out / "test/good/mine.txt").write_text("mine")
+    export_anomalib(root, out, overwrite=True)
+    assert (out / "test/good/mine.txt").read_text() == "mine"
+    anomalib_pairs(out, [".jpg", ".png"])
 
 
 def test_folder_args_yaml_readme_snippet(synth: tuple[Path, dict], tmp_path: Path) -> None:

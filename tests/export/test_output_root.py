@@ -70,3 +70,17 @@ def test_file_as_root_is_refused(tmp_path: Path) -> None:
     (tmp_path / "f").write_text("x")
     with pytest.raises(UsageError, match="not a folder"):
         check_output_root(tmp_path / "f", _CFG, overwrite=True)
+
+
+def test_other_oodforge_outputs_are_not_dataset_roots(tmp_path: Path) -> None:
+    export = tmp_path / "export"  # an anomalib export / preprocess output: lock and file list, no dataset
+    (export / ".oodforge").mkdir(parents=True)
+    (export / ".oodforge" / "lock").write_text("{}")
+    (export / ".oodforge" / "files.json").write_text("[]")
+    (export / "train").mkdir()
+    with pytest.raises(UsageError, match="holds no oodforge dataset"):
+        check_output_root(export, _CFG, overwrite=True)
+    killed = tmp_path / "killed"  # a run locked the root and died before writing anything
+    (killed / ".oodforge").mkdir(parents=True)
+    (killed / ".oodforge" / "lock").write_text("{}")
+    assert check_output_root(killed, _CFG, overwrite=False) is False

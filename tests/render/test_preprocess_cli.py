@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from oodforge._io import encode_png, read_label_png, sha256_bytes
 from oodforge.cli.main import app
+from oodforge.errors import UsageError
 from oodforge.render.preprocess import is_normal_test, preprocess_renders
 
 needs_bpy = pytest.mark.skipif(find_spec("bpy") is None, reason="needs Blender: pip install 'oodforge[render]'")
@@ -171,3 +172,72 @@ def test_preprocess_min_pixel_log_and_three_classes(tiny_config, tmp_path):
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("x")
     _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(tmp_path / "other")]), "not empty")
+
+
+def _fake_render(root: Path, frames: list[tuple[str, bool]], size: tuple[int, int] = (16, 8)) -> Path:
+    """A render output written by hand (no Blender): (image_id, is_anomalous) frames of camera cam0."""
+    w, h = size
+    root.mkdir(parents=True)
+    (root / "config.yaml").write_text(f"output_root: .\nrender: {{resolution: [{w}, {h}]}}\n")
+    lines = []
+    for k, (fid, anomalous) in enumerate(frames):
+        gt = np.zeros((h, w), np.uint8)
+        if anomalous:
+            gt[2:5, 3 : 6 + k] = 1
+        outputs = {"image": f"cam0/images/{fid}.png", "gt_pixel": f"cam0/gt/{fid}.png", "fb_mask": f"cam0/fb/{fid}.png"}
+        for key, data in (("image", encode_png(np.full((h, w, 3), k, np.uint8))), ("gt_pixel", encode_png(gt)),
+                          ("fb_mask", encode_png((gt == 0).astype(np.uint8)))):  # fmt: skip
+            (root / outputs[key]).parent.mkdir(parents=True, exist_ok=True)
+            (root / outputs[key]).write_bytes(data)
+        rec = {"kind": "render", "camera": "cam0", "image_id": fid, "status": "ok", "is_anomalous": anomalous,
+               "outputs": outputs}  # fmt: skip
+        lines.append(json.dumps(rec) + "\n")
+    (root / "manifest.jsonl").write_text("".join(lines))
+    return root
+
+
+FRAMES = [("n1", False), ("n2", False), ("n3", False), ("a1", True)]
+
+
+def test_preprocess_rerun_deletes_only_its_own_files(tmp_path: Path) -> None:
+    """Was: a re-run rmtree'd every OUT/<sub> holding train/ or test/, the user's files in them too."""
+    src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
+    first = preprocess_renders(src, out)
+    assert first.per_camera["cam0"] == {"train": 3, "test_anomalous": 1, "test_normal": 0, "skipped": 0}
+    (out / "cam0/train/images/mine.png").write_bytes(b"my image")
+    (out / "my_project/train").mkdir(parents=True)
+    (out / "my_project/train/notes.txt").write_text("mine")
+    s = preprocess_renders(src, out, normal_test_share=1.0)  # every normal frame moves to test
+    assert (out / "cam0/train/images/mine.png").read_bytes() == b"my image"
+    assert (out / "my_project/train/notes.txt").read_text() == "mine"
+    assert s.kept_files == 2 and s.per_camera["cam0"]["test_normal"] == 3
+    assert sorted(p.name for p in (out / "cam0/train/images").iterdir()) == ["mine.png"]  # n1..n3 moved away
+    assert sorted(p.name for p in (out / "cam0/test/masks").iterdir()) == [
+        f"{f}_mask.png" for f in ("a1", "n1", "n2", "n3")
+    ]
+    listed = set(json.loads((out / ".oodforge/files.json").read_text())["files"])
+    assert listed == {"preprocess.json", "preprocess.log", *(f"cam0/test/images/{f}.png" for f in ("a1", "n1", "n2", "n3")),
+                      *(f"cam0/test/masks/{f}_mask.png" for f in ("a1", "n1", "n2", "n3"))}  # fmt: skip
+    res = runner.invoke(app, ["preprocess", str(src), str(out), "-q"])
+    assert res.exit_code == 0 and "kept 2 file(s)" in " ".join(res.output.split()), res.output
+    assert not (out / "cam0/test/images/n1.png").exists() and (out / "cam0/train/images/n1.png").is_file()
+
+
+def test_preprocess_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    """Was: a folder holding a `preprocess.json` counted as ours, and its <sub>/train folders were deleted."""
+    src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
+    (out / "data/train").mkdir(parents=True)
+    (out / "data/train/x.png").write_bytes(b"mine")
+    (out / "preprocess.json").write_text("{}")
+    res = runner.invoke(app, ["preprocess", str(src), str(out), "-q"])
+    _one_line_exit_2(res, "has no list of oodforge's files")
+    assert (out / "data/train/x.png").read_bytes() == b"mine" and not (out / ".oodforge").exists()
+
+
+def test_preprocess_never_writes_over_a_user_file(tmp_path: Path) -> None:
+    src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
+    preprocess_renders(src, out)
+    (out / "cam0/test/images/n1.png").write_bytes(b"mine")  # where the next run writes n1
+    with pytest.raises(UsageError, match=r"cam0/test/images/n1\.png exists and oodforge did not write it"):
+        preprocess_renders(src, out, normal_test_share=1.0)
+    assert (out / "cam0/test/images/n1.png").read_bytes() == b"mine"

@@ -50,20 +50,23 @@ def register(app: typer.Typer) -> None:
     @handle_errors
     def anomalib(
         dataset: Path = typer.Argument(..., help="Root of an oodforge dataset (synth or render)."),
-        out: Path = typer.Argument(..., help="Export folder (new or empty; see --overwrite)."),
+        out: Path = typer.Argument(..., help="Export folder: new, empty, or a previous export (see --overwrite)."),
         split: list[str] | None = typer.Option(None, "--split", help="Only this split (repeatable)."),
         normal_test_ratio: float = typer.Option(
             0.2, "--normal-test-ratio", help="Share of train-split normal images moved to test/good."
         ),
         seed: int = typer.Option(0, "--seed", help="Seed of the --normal-test-ratio share."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace a previous export in OUT."),
+        overwrite: bool = typer.Option(
+            False, "--overwrite", help="Replace a previous export in OUT (only the files it wrote are deleted)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Write DATASET in Anomalib's Folder layout (MVTec-like) under OUT and print the Folder arguments.
 
         train/good: normal train images; test/good: normal test/val images plus a seeded share of train
         normals; test/anomaly: images with >= 1 anomaly pixel; ground_truth/anomaly: their 0/255 masks
-        (ignore becomes 0).
+        (ignore becomes 0). OUT lists the files oodforge wrote (OUT/.oodforge/files.json): a folder without
+        that list is refused, and --overwrite deletes only listed files.
         """
         with staged_progress(not quiet) as progress:
             res = export_anomalib(

@@ -55,7 +55,11 @@ def register(app: typer.Typer) -> None:
     def preprocess(
         directory: Annotated[Path, typer.Argument(help="Output root of `oodforge render`.")],
         out: Annotated[
-            Path, typer.Argument(help="Destination of the Anomalib layout (<camera>/train, <camera>/test).")
+            Path,
+            typer.Argument(
+                help="Destination of the Anomalib layout (<camera>/train, <camera>/test): new, empty, or a previous "
+                "preprocess output (only the files it lists are replaced)."
+            ),
         ],
         min_pixel: Annotated[
             int | None, typer.Option("--min-pixel", help="Least anomaly pixels (default: the config's min_pixel).")
@@ -81,3 +85,7 @@ def register(app: typer.Typer) -> None:
             table.add_row(cam, *(str(c[k]) for k in ("train", "test_anomalous", "test_normal", "skipped")))
         console.print(table)
         console.print(f"{len(s.problems)} problem(s) logged to {s.log_path}", highlight=False)
+        if s.kept_files:
+            console.print(
+                f"kept {s.kept_files} file(s) in {s.output_root} that oodforge did not write", highlight=False
+            )

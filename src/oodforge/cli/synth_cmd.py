@@ -85,7 +85,11 @@ def register(app: typer.Typer) -> None:
     @app.command()
     @handle_errors
     def demo(
-        out: Path = typer.Option(Path("demo_out"), "--out", help="Folder for the demo world, dataset and previews."),
+        out: Path = typer.Option(
+            Path("demo_out"),
+            "--out",
+            help="Folder for the demo world, dataset and previews (new, empty, or a previous demo).",
+        ),
         workers: int = typer.Option(2, "--workers", "-w", help="Local worker processes."),
     ) -> None:
         """Run the whole pipeline on a small procedural demo world (no dataset needed)."""

@@ -12,8 +12,11 @@
 so that the synthesis pipeline reads it through exactly the code paths real data uses. About one
 train/val frame in eight is a plaza with neither road nor sidewalk (nothing can be placed there with
 the default target labels); the ``test`` split has empty
-labels like the public Cityscapes test split. The bytes are a pure function of the arguments, and a
-rewrite with other arguments removes the files the previous demo world wrote and this one does not.
+labels like the public Cityscapes test split. The bytes are a pure function of the arguments.
+
+``root`` carries the list of the files oodforge wrote there (:mod:`oodforge.export.owned_folder`): a
+non-empty folder without it (say, a real Cityscapes download) is refused, and a rewrite with other
+arguments removes only listed files this world no longer has; files oodforge did not write stay.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import numpy as np
 from oodforge._io import atomic_write_bytes, encode_image, encode_png
 from oodforge.demo.coco_world import build_coco
 from oodforge.demo.scenes import Scene, empty_labels, render_scene
+from oodforge.export.owned_folder import open_owned_folder
 from oodforge.sources.cityscapes_labels import LABELS
 
 __all__ = ["CITIES", "DemoWorld", "write_demo_world"]
@@ -40,6 +44,7 @@ CITIES: dict[str, tuple[str, ...]] = {
 }
 _SPLIT_CODE = {"train": 1, "val": 2, "test": 3}
 _MARKER = "demo_world.json"
+_COCO_JSON = "coco/annotations/instances_train2017.json"
 _FRAME = 19  # gtFine frames of real Cityscapes sequences are mostly *_000019
 
 
@@ -65,20 +70,14 @@ class DemoWorld:
     no_camera: tuple[str, ...] = ()
 
 
-class _Writer:
-    """Writes files (skipping identical content) and remembers every path written."""
-
-    def __init__(self) -> None:
-        self.paths: set[Path] = set()
-
-    def put(self, path: Path, data: bytes) -> None:
-        self.paths.add(path)
-        try:
-            if path.read_bytes() == data:
-                return
-        except OSError:
-            pass
-        atomic_write_bytes(path, data)
+def _put(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` unless it already holds exactly that (a rewrite keeps mtimes)."""
+    try:
+        if path.read_bytes() == data:
+            return
+    except OSError:
+        pass
+    atomic_write_bytes(path, data)
 
 
 def _color_png(labels: np.ndarray) -> bytes:
@@ -99,33 +98,33 @@ def _frame_rng(seed: int, split: str, index: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_CODE[split], index]))
 
 
-def _write_frame(out: _Writer, cs: Path, split: str, stem: str, scene: Scene, *, camera: bool) -> None:
+def _frame_files(split: str, stem: str, *, camera: bool) -> dict[str, str]:
+    """The files of one frame, relative to the world root, by kind."""
     city = stem.split("_")[0]
-    out.put(cs / "leftImg8bit" / split / city / f"{stem}_leftImg8bit.png", encode_png(scene.rgb, 3))
-    gt = cs / "gtFine" / split / city
+    gt = f"cityscapes/gtFine/{split}/{city}/{stem}_gtFine"
+    files = {
+        "image": f"cityscapes/leftImg8bit/{split}/{city}/{stem}_leftImg8bit.png",
+        "labels": f"{gt}_labelIds.png",
+        "instances": f"{gt}_instanceIds.png",
+        "color": f"{gt}_color.png",
+    }
+    if camera:
+        files["camera"] = f"cityscapes/camera/{split}/{city}/{stem}_camera.json"
+    return files
+
+
+def _write_frame(root: Path, files: dict[str, str], split: str, scene: Scene) -> None:
+    _put(root / files["image"], encode_png(scene.rgb, 3))
     labels, inst = scene.label_ids, scene.instance_ids
     if split == "test":
         labels = empty_labels(labels)
         inst = labels.astype(np.uint16)
-    out.put(gt / f"{stem}_gtFine_labelIds.png", encode_png(labels, 6))
-    out.put(gt / f"{stem}_gtFine_instanceIds.png", encode_png(inst, 6))
-    out.put(gt / f"{stem}_gtFine_color.png", _color_png(labels))
-    if camera:
+    _put(root / files["labels"], encode_png(labels, 6))
+    _put(root / files["instances"], encode_png(inst, 6))
+    _put(root / files["color"], _color_png(labels))
+    if "camera" in files:
         text = json.dumps(scene.camera.to_json(), indent=4) + "\n"
-        out.put(cs / "camera" / split / city / f"{stem}_camera.json", text.encode("utf-8"))
-
-
-def _remove_stale(root: Path, keep: set[Path]) -> None:
-    """Delete files a previous demo world wrote under ``cityscapes/`` and ``coco/`` that are not in ``keep``."""
-    for sub in ("cityscapes", "coco"):
-        base = root / sub
-        if not base.is_dir():
-            continue
-        for path in sorted(base.rglob("*"), reverse=True):
-            if path.is_file() and path not in keep:
-                path.unlink()
-            elif path.is_dir() and not any(path.iterdir()):
-                path.rmdir()
+        _put(root / files["camera"], text.encode("utf-8"))
 
 
 def write_demo_world(
@@ -141,7 +140,7 @@ def write_demo_world(
     """Write (or refresh) the demo world under ``root`` and describe it.
 
     Args:
-        root: folder that receives ``cityscapes/``, ``coco/`` and ``demo_world.json``.
+        root: folder that receives ``cityscapes/``, ``coco/`` and ``demo_world.json``: new, empty, or a demo world.
         seed: the only source of randomness; same arguments give byte-identical files.
         n_train: frames in Cityscapes ``train``.
         n_val: frames in Cityscapes ``val``.
@@ -154,6 +153,8 @@ def write_demo_world(
 
     Raises:
         ValueError: a negative count, a negative seed, or a frame smaller than 64 x 32.
+        UsageError: ``root`` is not empty and not a demo world (no list of oodforge's files), or holds a file
+            oodforge did not write where the world has one.
     """
     if min(n_train, n_val, n_test, n_coco_images) < 0 or seed < 0:
         raise ValueError("seed and counts must be >= 0")
@@ -161,41 +162,35 @@ def write_demo_world(
     if width < 64 or height < 32:
         raise ValueError(f"size {size} is too small; expected at least (64, 32)")
     root = Path(root)
-    had_marker = (root / _MARKER).is_file()
-    out = _Writer()
-    cs, coco = root / "cityscapes", root / "coco"
-    image_ids: dict[str, tuple[str, ...]] = {}
-    no_road: list[str] = []
-    no_camera: list[str] = []
+    frames = []  # (split, index, stem, has_road, camera)
     for split, count in (("train", n_train), ("val", n_val), ("test", n_test)):
         cities = CITIES[split]
-        stems = []
         for i in range(count):
             stem = f"{cities[i % len(cities)]}_{i // len(cities):06d}_{_FRAME:06d}"
-            has_road = split == "test" or i % 8 != 5
-            camera = not (split == "val" and i in (2, 9))
-            scene = render_scene(_frame_rng(seed, split, i), width, height, has_road=has_road)
-            _write_frame(out, cs, split, stem, scene, camera=camera)
-            stems.append(stem)
-            no_road += [] if has_road else [stem]
-            no_camera += [] if camera else [stem]
-        image_ids[split] = tuple(stems)
+            frames.append((split, i, stem, split == "test" or i % 8 != 5, not (split == "val" and i in (2, 9))))
     images, doc = build_coco(np.random.default_rng(np.random.SeedSequence([seed, 99])), n_coco_images)
-    for im in images:
-        out.put(coco / "train2017" / im.entry["file_name"], encode_image(im.rgb, "jpg", jpeg_quality=92))
-    out.put(coco / "annotations" / "instances_train2017.json", (json.dumps(doc) + "\n").encode("utf-8"))
-    if had_marker:
-        _remove_stale(root, out.paths)
-    world = DemoWorld(
-        root=root, cityscapes_root=cs, coco_root=coco, seed=seed, size=(width, height), n_train=n_train,
-        n_val=n_val, n_test=n_test, n_coco_images=len(images), n_coco_annotations=len(doc["annotations"]),
-        image_ids=image_ids, no_road=tuple(no_road), no_camera=tuple(no_camera),
+    files = [_frame_files(split, stem, camera=camera) for split, _, stem, _, camera in frames]
+    coco_files = [f"coco/train2017/{im.entry['file_name']}" for im in images]
+    with open_owned_folder(root, command="oodforge demo (world)", overwrite=True, key="demo world folder") as owned:
+        owned.claim([*(f for ff in files for f in ff.values()), *coco_files, _COCO_JSON, _MARKER])
+        for (split, i, _, has_road, _), ff in zip(frames, files, strict=True):
+            _write_frame(root, ff, split, render_scene(_frame_rng(seed, split, i), width, height, has_road=has_road))
+        for im, rel in zip(images, coco_files, strict=True):
+            _put(root / rel, encode_image(im.rgb, "jpg", jpeg_quality=92))
+        _put(root / _COCO_JSON, (json.dumps(doc) + "\n").encode("utf-8"))
+        no_road = [stem for _, _, stem, has_road, _ in frames if not has_road]
+        no_camera = [stem for _, _, stem, _, camera in frames if not camera]
+        marker = {
+            "generator": "oodforge.demo.write_demo_world",
+            "seed": seed, "size": [width, height], "n_train": n_train, "n_val": n_val, "n_test": n_test,
+            "n_coco_images": len(images), "n_coco_annotations": len(doc["annotations"]),
+            "no_road": no_road, "no_camera": no_camera,
+        }  # fmt: skip
+        _put(root / _MARKER, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
+    image_ids = {split: tuple(f[2] for f in frames if f[0] == split) for split in ("train", "val", "test")}
+    return DemoWorld(
+        root=root, cityscapes_root=root / "cityscapes", coco_root=root / "coco", seed=seed, size=(width, height),
+        n_train=n_train, n_val=n_val, n_test=n_test, n_coco_images=len(images),
+        n_coco_annotations=len(doc["annotations"]), image_ids=image_ids, no_road=tuple(no_road),
+        no_camera=tuple(no_camera),
     )  # fmt: skip
-    marker = {
-        "generator": "oodforge.demo.write_demo_world",
-        "seed": seed, "size": [width, height], "n_train": n_train, "n_val": n_val, "n_test": n_test,
-        "n_coco_images": len(images), "n_coco_annotations": len(doc["annotations"]),
-        "no_road": list(no_road), "no_camera": list(no_camera),
-    }  # fmt: skip
-    out.put(root / _MARKER, (json.dumps(marker, indent=2) + "\n").encode("utf-8"))
-    return world

@@ -14,13 +14,13 @@ another can sort differently with ``_mask`` appended, so the pairing is simulate
 names and, only if it would break, abnormal files get a fixed-width ordinal prefix
 (``000003__<stem>``). The pairing is checked again on the written files before the yaml is written.
 Images are byte copies; only the manifest fields shared by synth and render records are read.
+OUT carries the list of files oodforge wrote (:mod:`oodforge.export.owned_folder`): a folder without it
+is refused, and ``--overwrite`` deletes only listed files.
 """
 
 from __future__ import annotations
 
-import json
 import re
-import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -31,6 +31,8 @@ import yaml
 from oodforge._io import atomic_write_bytes, atomic_write_text, encode_png, read_bytes, read_label_png
 from oodforge._seeding import stable_unit
 from oodforge.errors import DataLayoutError, InputFileError, OodforgeError, SampleError, UsageError
+from oodforge.export.anomalib_manifest import IMG_EXTENSIONS, Item, read_records
+from oodforge.export.owned_folder import OwnedFolder, check_owned_folder, open_owned_folder
 
 __all__ = ["MANAGED_DIRS", "AnomalibExport", "anomalib_pairs", "export_anomalib", "folder_snippet", "is_eval_split"]
 
@@ -39,37 +41,10 @@ Progress = Callable[[str, int, int], None]
 STAGE_SCAN = "anomalib: reading GT"
 STAGE_EXPORT = "anomalib: writing"
 NORMAL_DIR, NORMAL_TEST_DIR, ABNORMAL_DIR, MASK_DIR = "train/good", "test/good", "test/anomaly", "ground_truth/anomaly"
-#: the folders that ``overwrite`` clears (with the two files written next to them)
+#: the folders the export writes (with the two files written next to them)
 MANAGED_DIRS = (NORMAL_DIR, NORMAL_TEST_DIR, ABNORMAL_DIR, MASK_DIR)
 MANAGED_FILES = ("anomalib_folder.yaml", "README.txt")
 ROLE_DIRS = {"train_good": NORMAL_DIR, "test_good": NORMAL_TEST_DIR, "test_anomaly": ABNORMAL_DIR}
-#: torchvision's IMG_EXTENSIONS (Anomalib's default), lower case
-IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-
-
-@dataclass
-class _Item:
-    """One exported image: where it comes from and, once planned, where it goes."""
-
-    split: str
-    image_id: str
-    image_rel: str
-    gt_rel: str
-    has_anomaly: bool
-    stem: str
-    ext: str
-    role: str = ""
-    name: str = ""
-
-    @property
-    def file(self) -> str:
-        """Image file name in its folder."""
-        return self.name + self.ext
-
-    @property
-    def mask(self) -> str:
-        """Mask file name in ``ground_truth/anomaly``."""
-        return f"{self.name}_mask.png"
 
 
 @dataclass
@@ -83,7 +58,8 @@ class AnomalibExport:
         counts: ``train_good``, ``test_good``, ``test_anomaly`` (= masks) and ``failed`` (skipped records).
         per_split: the same counts per source split.
         ordinal_prefix: True when abnormal files got an ordinal prefix to keep Anomalib's pairing exact.
-        warnings: one line each (has_anomaly disagreeing with the GT, empty folders, hidden root).
+        warnings: one line each (has_anomaly disagreeing with the GT, empty folders, hidden root, kept files).
+        kept_files: files in ``root`` that oodforge did not write (left alone).
     """
 
     root: Path
@@ -92,6 +68,7 @@ class AnomalibExport:
     per_split: dict[str, dict[str, int]]
     ordinal_prefix: bool = False
     warnings: list[str] = field(default_factory=list)
+    kept_files: int = 0
 
 
 def is_eval_split(name: str) -> bool:
@@ -105,103 +82,35 @@ def is_eval_split(name: str) -> bool:
     return any(w.startswith(("test", "val", "eval")) for w in words) and not any(w.startswith("train") for w in words)
 
 
-def _rel(value: object, key: str, where: str, root: Path) -> str:
-    """A manifest path: relative, inside the root, naming an existing file."""
-    if not isinstance(value, str) or not value:
-        raise DataLayoutError(f"{where}: missing key {key!r}; expected a path relative to the dataset root")
-    p = PurePosixPath(value)
-    if p.is_absolute() or ".." in p.parts:
-        raise DataLayoutError(f"{where}: {key} {value!r} leaves the dataset root; expected a relative path")
-    if not (root / value).is_file():
-        raise InputFileError(f"{where}: {key} file {root / value} not found")
-    return value
-
-
-def _item(rec: dict[str, object], where: str, root: Path) -> _Item:
-    outputs = rec.get("outputs")
-    if not isinstance(outputs, dict):
-        raise DataLayoutError(f"{where}: missing key 'outputs'; expected an object with 'image' and 'gt_pixel'")
-    if not isinstance(rec.get("has_anomaly"), bool):
-        raise DataLayoutError(f"{where}: missing key 'has_anomaly'; expected true or false")
-    image_rel = _rel(outputs.get("image"), "outputs.image", where, root)
-    ext = PurePosixPath(image_rel).suffix.lower()
-    if ext not in IMG_EXTENSIONS:
-        raise DataLayoutError(f"{where}: image {image_rel!r} has an extension Anomalib does not read")
-    split, image_id = str(rec["split"]), str(rec["image_id"])
-    stem = re.sub(r"[/\\]", "_", f"{split}__{image_id}")
-    if stem.startswith("."):
-        raise DataLayoutError(f"{where}: split {split!r} starts with '.'; Anomalib skips hidden files")
-    return _Item(split, image_id, image_rel, _rel(outputs.get("gt_pixel"), "outputs.gt_pixel", where, root),
-                 bool(rec["has_anomaly"]), stem, ext)  # fmt: skip
-
-
-def _read_records(root: Path, splits: list[str] | None) -> tuple[list[_Item], dict[str, dict[str, int]]]:
-    """Items of the ``ok`` records (of ``splits``) and zeroed per-split counts holding the failed ones."""
-    manifest = root / "manifest.jsonl"
-    if not manifest.is_file():
-        raise DataLayoutError(
-            f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output of `oodforge synth` or `render`"
-        )
-    items: list[_Item] = []
-    per_split: dict[str, dict[str, int]] = {}
-    seen: dict[str, int] = {}
-    for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        where = f"{manifest}:{lineno}"
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataLayoutError(f"{where}: not a JSON record ({exc.msg})") from None
-        if not isinstance(rec, dict):
-            raise DataLayoutError(f"{where}: expected a JSON object, found {type(rec).__name__}")
-        for key in ("split", "image_id", "status"):
-            if not isinstance(rec.get(key), str) or not rec[key]:
-                raise DataLayoutError(f"{where}: missing key {key!r}; expected a non-empty string")
-        if rec["status"] not in ("ok", "failed"):
-            raise DataLayoutError(f"{where}: status {rec['status']!r}; expected 'ok' or 'failed'")
-        counts = per_split.setdefault(rec["split"], {"train_good": 0, "test_good": 0, "test_anomaly": 0, "failed": 0})
-        if splits is not None and rec["split"] not in splits:
-            continue
-        if rec["status"] == "failed":
-            counts["failed"] += 1
-            continue
-        it = _item(rec, where, root)
-        if it.stem in seen:
-            raise DataLayoutError(f"{where}: export name {it.stem!r} already used by line {seen[it.stem]}")
-        seen[it.stem] = lineno
-        items.append(it)
-    unknown = sorted(set(splits or ()) - set(per_split))
-    if unknown:
-        raise UsageError(f"unknown split {unknown[0]!r}; the dataset has: {', '.join(sorted(per_split)) or 'none'}")
-    if splits is not None:
-        per_split = {k: v for k, v in per_split.items() if k in splits}
-    return items, per_split
-
-
-def _prepare_out(out: Path, dataset: Path, overwrite: bool) -> None:
-    """Refuse an OUT that overlaps the dataset or is non-empty (unless ``overwrite``)."""
+def _check_out(out: Path, dataset: Path, overwrite: bool) -> None:
+    """Refuse an OUT that overlaps the dataset, is not ours, or holds an export (unless ``overwrite``)."""
     o, d = out.resolve(), dataset.resolve()
     if o == d or d in o.parents or o in d.parents:
         raise UsageError(f"{out}: the export folder must be outside the dataset {dataset} (and not contain it)")
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"{out}: exists and is not a folder; expected an empty or new folder")
-    if out.is_dir() and any(out.iterdir()) and not overwrite:
-        raise UsageError(f"{out}: not empty; pass --overwrite (overwrite=True) to replace a previous export")
+    check_owned_folder(out, overwrite=overwrite, key="export folder", what="export")
 
 
-def _clear_managed(out: Path) -> None:
-    for rel in MANAGED_DIRS:
-        p = out / rel
-        if p.is_symlink() or p.is_file():
-            p.unlink()
-        elif p.is_dir():
-            shutil.rmtree(p)
-    for name in MANAGED_FILES:
-        (out / name).unlink(missing_ok=True)
+def _foreign_warnings(owned: OwnedFolder) -> list[str]:
+    """Refuse images oodforge did not write where Anomalib pairs them; warn about the other kept files."""
+    other = owned.foreign()
+    images = [f for f in other if PurePosixPath(f).suffix.lower() in IMG_EXTENSIONS]
+    for rel in (ABNORMAL_DIR, MASK_DIR):
+        found = [f for f in images if f.startswith(f"{rel}/")]
+        if found:
+            raise UsageError(
+                f"export folder {owned.root}: {len(found)} image(s) oodforge did not write in {rel} (e.g. "
+                f"'{found[0]}'); Anomalib would pair them with the masks: move them away and run again"
+            )
+    if not other:
+        return []
+    line = f"{owned.root}: kept {len(other)} file(s) oodforge did not write (e.g. '{other[0]}')"
+    normal = [f for f in images if f.startswith((f"{NORMAL_DIR}/", f"{NORMAL_TEST_DIR}/"))]
+    if normal:
+        line += f"; Anomalib reads the {len(normal)} in {NORMAL_DIR} and {NORMAL_TEST_DIR} as normal images"
+    return [line]
 
 
-def _read_gt(root: Path, item: _Item) -> np.ndarray:
+def _read_gt(root: Path, item: Item) -> np.ndarray:
     """The item's GT, checked to hold only 0, 1 and 255."""
     try:
         gt = read_label_png(root / item.gt_rel)
@@ -237,7 +146,7 @@ def _glob_like_anomalib(folder: Path, extensions: Sequence[str]) -> list[Path]:
     ]
 
 
-def _assign_names(items: list[_Item], out: Path) -> bool:
+def _assign_names(items: list[Item], out: Path) -> bool:
     """Set each item's file name; give abnormal files an ordinal prefix only if pairing would break."""
     abnormal = sorted((it for it in items if it.role == "test_anomaly"), key=lambda it: it.stem)
     for it in items:
@@ -253,7 +162,7 @@ def _assign_names(items: list[_Item], out: Path) -> bool:
         return True
 
 
-def _plan(root: Path, items: list[_Item], ratio: float, seed: int, progress: Progress | None) -> list[str]:
+def _plan(root: Path, items: list[Item], ratio: float, seed: int, progress: Progress | None) -> list[str]:
     """Decide each item's role from its GT; return warnings for has_anomaly disagreeing with the GT."""
     warnings = []
     for i, it in enumerate(items, 1):
@@ -274,7 +183,7 @@ def _plan(root: Path, items: list[_Item], ratio: float, seed: int, progress: Pro
     return warnings
 
 
-def _write(root: Path, out: Path, items: list[_Item], progress: Progress | None) -> None:
+def _write(root: Path, out: Path, items: list[Item], progress: Progress | None) -> None:
     for i, it in enumerate(items, 1):
         atomic_write_bytes(out / ROLE_DIRS[it.role] / it.file, read_bytes(root / it.image_rel))
         if it.role == "test_anomaly":
@@ -333,30 +242,50 @@ def export_anomalib(
 
     Args:
         dataset: root of an oodforge dataset (holds ``manifest.jsonl``).
-        out: export folder; new or empty unless ``overwrite`` (which clears only :data:`MANAGED_DIRS`).
+        out: export folder: new, empty, or a previous export (see ``overwrite``); it carries the list of
+            the files oodforge wrote (:mod:`oodforge.export.owned_folder`).
         splits: only these splits (default: all).
         normal_test_ratio: share in [0, 1] of train-split normal images moved to ``test/good``.
         seed: seed of that share.
-        overwrite: replace a previous export in ``out`` instead of refusing.
+        overwrite: replace a previous export in ``out`` instead of refusing: only the files it lists are
+            deleted; other files are kept (counted in :attr:`AnomalibExport.kept_files`).
         progress: optional ``progress(stage, done, total)`` callback.
 
     Raises:
         DataLayoutError: not a dataset, a malformed manifest line, GT values outside {0, 1, 255}.
-        UsageError: unknown split, ratio outside [0, 1], ``out`` not empty or overlapping the dataset.
+        UsageError: unknown split, ratio outside [0, 1], ``out`` overlapping the dataset, not empty and not
+            an export, a previous export without ``overwrite``, or images oodforge did not write in
+            ``test/anomaly`` or ``ground_truth/anomaly``.
     """
     if not 0.0 <= normal_test_ratio <= 1.0:
         raise UsageError(f"normal_test_ratio: {normal_test_ratio} given; expected a number in [0, 1]")
-    items, per_split = _read_records(dataset, splits)
-    _prepare_out(out, dataset, overwrite)
+    items, per_split = read_records(dataset, splits)
+    _check_out(out, dataset, overwrite)
     warnings = _plan(dataset, items, normal_test_ratio, seed, progress)
     ordinal = _assign_names(items, out)
+    with open_owned_folder(out, command="oodforge export anomalib", overwrite=overwrite, key="export folder",
+                           what="export") as owned:  # fmt: skip
+        kept = _foreign_warnings(owned)
+        planned = [f"{ROLE_DIRS[it.role]}/{it.file}" for it in items]
+        masks = [f"{MASK_DIR}/{it.mask}" for it in items if it.role == "test_anomaly"]
+        owned.claim([*planned, *masks, *MANAGED_FILES], replace=True)  # deletes the previous export's files
+        for rel in MANAGED_DIRS:
+            (out / rel).mkdir(parents=True, exist_ok=True)
+        _write(dataset, out, items, progress)
+        res = _finish(dataset, out, items, per_split, ordinal, warnings + kept)
+        res.kept_files = owned.kept
+        atomic_write_text(out / "README.txt", _readme(dataset, res, normal_test_ratio, seed))
+        header = f"# Anomalib Folder datamodule for {dataset.resolve()} (oodforge export anomalib)\n"
+        body = yaml.safe_dump({"class_path": "anomalib.data.Folder", "init_args": res.folder_args}, sort_keys=False)
+        atomic_write_text(out / "anomalib_folder.yaml", header + body)
+    return res
 
-    if out.is_dir():
-        _clear_managed(out)
-    for rel in MANAGED_DIRS:
-        (out / rel).mkdir(parents=True, exist_ok=True)
-    _write(dataset, out, items, progress)
 
+def _finish(
+    dataset: Path, out: Path, items: list[Item], per_split: dict[str, dict[str, int]], ordinal: bool,
+    warnings: list[str],
+) -> AnomalibExport:  # fmt: skip
+    """Count, check the written pairing like Anomalib, and build the result."""
     counts = {role: sum(it.role == role for it in items) for role in ROLE_DIRS}
     counts["failed"] = sum(s["failed"] for s in per_split.values())
     for it in items:
@@ -384,9 +313,4 @@ def export_anomalib(
     if any(part.startswith(".") for part in out.absolute().parts):
         warnings.append(f"{out}: a hidden folder in the path; Anomalib skips files under hidden folders")
 
-    res = AnomalibExport(out, folder_args, counts, per_split, ordinal, warnings)
-    atomic_write_text(out / "README.txt", _readme(dataset, res, normal_test_ratio, seed))
-    header = f"# Anomalib Folder datamodule for {dataset.resolve()} (oodforge export anomalib)\n"
-    body = yaml.safe_dump({"class_path": "anomalib.data.Folder", "init_args": folder_args}, sort_keys=False)
-    atomic_write_text(out / "anomalib_folder.yaml", header + body)
-    return res
+    return AnomalibExport(out, folder_args, counts, per_split, ordinal, warnings)

@@ -165,7 +165,11 @@ def _stored_sha(lay: DatasetLayout) -> str | None:
 
 
 def _is_oodforge_root(lay: DatasetLayout) -> bool:
-    return lay.config_path.is_file() or (lay.state_dir / "records").is_dir() or (lay.state_dir / LOCK_NAME).is_file()
+    """A dataset root (its config or records), or a root a run locked and left before writing anything."""
+    if lay.config_path.is_file() or (lay.state_dir / "records").is_dir():
+        return True
+    entries = {p.name for p in lay.root.iterdir()}
+    return entries == {lay.state_dir.name} and {p.name for p in lay.state_dir.iterdir()} <= {LOCK_NAME}
 
 
 def check_output_root(root: Path, resolved: bytes, *, overwrite: bool, key: str = "output_root") -> bool:

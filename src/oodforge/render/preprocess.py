@@ -8,13 +8,17 @@ goes to the log file. Output, per camera::
     OUT/<camera>/train/images/<frame_id>.png        normal frames
     OUT/<camera>/test/images/<frame_id>.png         anomalous frames + a deterministic share of normal ones
     OUT/<camera>/test/masks/<frame_id>_mask.png     uint8 3-class: 0 background, 1 foreground, 2 anomaly
-    OUT/preprocess.json                             parameters and counts (marks OUT as ours)
+    OUT/preprocess.json                             parameters and counts
+    OUT/preprocess.log                              every problem found (unless ``--log`` says elsewhere)
+
+OUT carries the list of the files oodforge wrote there (:mod:`oodforge.export.owned_folder`): a non-empty
+folder without it is refused; a second run deletes only the files the first one listed (the user's are kept).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ from oodforge._io import (
 )
 from oodforge._seeding import stable_unit
 from oodforge.errors import DataLayoutError, SampleError, UsageError
+from oodforge.export.owned_folder import open_owned_folder
 from oodforge.render.config_io import render_config_from_dict
 from oodforge.render.masks import three_class_mask
 
@@ -52,6 +57,7 @@ class PreprocessSummary:
     min_pixel: int
     per_camera: dict[str, dict[str, int]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    kept_files: int = 0  # files in OUT that oodforge did not write (left alone)
 
 
 def is_normal_test(camera: str, image_id: str, share: float) -> bool:
@@ -79,16 +85,29 @@ def _read_inputs(src: Path) -> tuple[tuple[int, int], int, list[dict[str, Any]]]
     return cfg.render.resolution, cfg.min_pixel, records
 
 
-def _prepare_out(src: Path, out: Path) -> None:
+def _check_out(src: Path, out: Path) -> None:
     if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
         raise UsageError(f"{out}: the output must not be the render folder or inside it")
-    if out.is_dir() and any(out.iterdir()):
-        if not (out / MARKER).is_file():
-            raise UsageError(f"{out}: folder is not empty and holds no `oodforge preprocess` output; choose another")
-        for sub in out.iterdir():
-            if sub.is_dir() and ((sub / "train").is_dir() or (sub / "test").is_dir()):
-                shutil.rmtree(sub)
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def _destination(rec: dict[str, Any], share: float) -> str:
+    """``train`` or ``test``: where the record's frame goes if it passes the checks."""
+    if rec.get("is_anomalous") or is_normal_test(str(rec["camera"]), str(rec["image_id"]), share):
+        return "test"
+    return "train"
+
+
+def _planned(records: list[dict[str, Any]], share: float, out: Path, log_path: Path) -> list[str]:
+    """Every path (relative to ``out``) this run may write, to list before writing."""
+    rels = [MARKER]
+    with contextlib.suppress(ValueError):  # a --log outside OUT is the user's own choice of file
+        rels.append(log_path.resolve().relative_to(out.resolve()).as_posix())
+    for rec in records:
+        cam, fid, split = str(rec["camera"]), str(rec["image_id"]), _destination(rec, share)
+        rels.append(f"{cam}/{split}/images/{fid}.png")
+        if split == "test":
+            rels.append(f"{cam}/test/masks/{fid}_mask.png")
+    return rels
 
 
 def _load(src: Path, rec: dict[str, Any], key: str) -> bytes:
@@ -134,14 +153,16 @@ def preprocess_renders(
 
     Args:
         src: output root of ``oodforge render``.
-        out: destination folder (empty, or a previous preprocess output, which is replaced).
+        out: destination folder: new, empty, or a previous preprocess output, whose listed files are deleted
+            (files oodforge did not write are kept and counted in :attr:`PreprocessSummary.kept_files`).
         min_pixel: least anomaly pixels of a kept anomalous frame; default: the render config's ``min_pixel``.
         normal_test_share: share of normal frames moved to ``test`` (stable per frame name), in [0, 1].
         log_file: where to write the log; default ``OUT/preprocess.log``.
         progress: ``progress(stage, done, total)`` callback.
 
     Raises:
-        UsageError: bad arguments or a folder that is not a render output.
+        UsageError: bad arguments, a folder that is not a render output, or an ``out`` that is not empty and
+            holds no preprocess output (or a file oodforge did not write where it would write one).
     """
     src, out = Path(src), Path(out)
     if min_pixel is not None and min_pixel < 0:
@@ -150,9 +171,35 @@ def preprocess_renders(
         raise UsageError(f"--normal-test-share: expected a share in [0, 1], got {normal_test_share}")
     size, cfg_min, records = _read_inputs(src)
     least = cfg_min if min_pixel is None else min_pixel
-    _prepare_out(src, out)
+    _check_out(src, out)
     log_path = Path(log_file) if log_file is not None else out / "preprocess.log"
-    summary = PreprocessSummary(out, log_path, least)
+    with open_owned_folder(out, command="oodforge preprocess", overwrite=True, what="preprocess output") as owned:
+        owned.claim(_planned(records, normal_test_share, out, log_path), replace=True)  # the previous run's go
+        summary = PreprocessSummary(out, log_path, least, kept_files=owned.kept)
+        _run(src, out, records, size, normal_test_share, summary, progress)
+        lines = list(summary.problems)
+        lines += [
+            f"INFO {cam}: " + ", ".join(f"{k} {v}" for k, v in c.items())
+            for cam, c in sorted(summary.per_camera.items())
+        ]
+        atomic_write_text(log_path, "".join(f"{ln}\n" for ln in lines))
+        atomic_write_json(out / MARKER, {"source": str(src.resolve()), "min_pixel": least,
+                                         "normal_test_share": normal_test_share, "per_camera": summary.per_camera,
+                                         "problems": len(summary.problems)}, indent=2)  # fmt: skip
+    return summary
+
+
+def _run(
+    src: Path,
+    out: Path,
+    records: list[dict[str, Any]],
+    size: tuple[int, int],
+    share: float,
+    summary: PreprocessSummary,
+    progress: Callable[[str, int, int], None] | None,
+) -> None:
+    """Check every frame and write the kept ones (their paths are already listed in OUT's ledger)."""
+    least = summary.min_pixel
     for done, rec in enumerate(records, 1):
         cam, fid = str(rec["camera"]), str(rec["image_id"])
         counts = summary.per_camera.setdefault(cam, {"train": 0, "test_anomalous": 0, "test_normal": 0, "skipped": 0})
@@ -170,8 +217,8 @@ def preprocess_renders(
             else:
                 if pixels:
                     raise SampleError(f"normal frame has {pixels} anomaly pixels: skipped")
-                test = is_normal_test(cam, fid, normal_test_share)
-                split, kind = ("test", "test_normal") if test else ("train", "train")
+                split = _destination(rec, share)
+                kind = "test_normal" if split == "test" else "train"
             atomic_write_bytes(out / cam / split / "images" / f"{fid}.png", img_b)
             if split == "test":
                 atomic_write_bytes(
@@ -183,12 +230,3 @@ def preprocess_renders(
             summary.problems.append(f"WARNING {cam}/{fid}: {exc}")
         if progress:
             progress(STAGE, done, len(records))
-    lines = list(summary.problems)
-    lines += [
-        f"INFO {cam}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for cam, c in sorted(summary.per_camera.items())
-    ]
-    atomic_write_text(log_path, "".join(f"{ln}\n" for ln in lines))
-    atomic_write_json(out / MARKER, {"source": str(src.resolve()), "min_pixel": least,
-                                     "normal_test_share": normal_test_share, "per_camera": summary.per_camera,
-                                     "problems": len(summary.problems)}, indent=2)  # fmt: skip
-    return summary

@@ -1,0 +1,118 @@
+"""The manifest side of the Anomalib export: read a dataset's records into the items to export.
+
+Only the manifest fields shared by synth and render records are read; every path is checked to stay
+inside the dataset root and to name an existing file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from oodforge.errors import DataLayoutError, InputFileError, UsageError
+
+__all__ = ["IMG_EXTENSIONS", "Item", "read_records"]
+
+#: torchvision's IMG_EXTENSIONS (Anomalib's default), lower case
+IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+
+
+@dataclass
+class Item:
+    """One exported image: where it comes from and, once planned, where it goes."""
+
+    split: str
+    image_id: str
+    image_rel: str
+    gt_rel: str
+    has_anomaly: bool
+    stem: str
+    ext: str
+    role: str = ""
+    name: str = ""
+
+    @property
+    def file(self) -> str:
+        """Image file name in its folder."""
+        return self.name + self.ext
+
+    @property
+    def mask(self) -> str:
+        """Mask file name in ``ground_truth/anomaly``."""
+        return f"{self.name}_mask.png"
+
+
+def _rel(value: object, key: str, where: str, root: Path) -> str:
+    """A manifest path: relative, inside the root, naming an existing file."""
+    if not isinstance(value, str) or not value:
+        raise DataLayoutError(f"{where}: missing key {key!r}; expected a path relative to the dataset root")
+    p = PurePosixPath(value)
+    if p.is_absolute() or ".." in p.parts:
+        raise DataLayoutError(f"{where}: {key} {value!r} leaves the dataset root; expected a relative path")
+    if not (root / value).is_file():
+        raise InputFileError(f"{where}: {key} file {root / value} not found")
+    return value
+
+
+def _item(rec: dict[str, object], where: str, root: Path) -> Item:
+    outputs = rec.get("outputs")
+    if not isinstance(outputs, dict):
+        raise DataLayoutError(f"{where}: missing key 'outputs'; expected an object with 'image' and 'gt_pixel'")
+    if not isinstance(rec.get("has_anomaly"), bool):
+        raise DataLayoutError(f"{where}: missing key 'has_anomaly'; expected true or false")
+    image_rel = _rel(outputs.get("image"), "outputs.image", where, root)
+    ext = PurePosixPath(image_rel).suffix.lower()
+    if ext not in IMG_EXTENSIONS:
+        raise DataLayoutError(f"{where}: image {image_rel!r} has an extension Anomalib does not read")
+    split, image_id = str(rec["split"]), str(rec["image_id"])
+    stem = re.sub(r"[/\\]", "_", f"{split}__{image_id}")
+    if stem.startswith("."):
+        raise DataLayoutError(f"{where}: split {split!r} starts with '.'; Anomalib skips hidden files")
+    return Item(split, image_id, image_rel, _rel(outputs.get("gt_pixel"), "outputs.gt_pixel", where, root),
+                 bool(rec["has_anomaly"]), stem, ext)  # fmt: skip
+
+
+def read_records(root: Path, splits: list[str] | None) -> tuple[list[Item], dict[str, dict[str, int]]]:
+    """Items of the ``ok`` records (of ``splits``) and zeroed per-split counts holding the failed ones."""
+    manifest = root / "manifest.jsonl"
+    if not manifest.is_file():
+        raise DataLayoutError(
+            f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output of `oodforge synth` or `render`"
+        )
+    items: list[Item] = []
+    per_split: dict[str, dict[str, int]] = {}
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{manifest}:{lineno}"
+        try:
+            rec = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise DataLayoutError(f"{where}: not a JSON record ({exc.msg})") from None
+        if not isinstance(rec, dict):
+            raise DataLayoutError(f"{where}: expected a JSON object, found {type(rec).__name__}")
+        for key in ("split", "image_id", "status"):
+            if not isinstance(rec.get(key), str) or not rec[key]:
+                raise DataLayoutError(f"{where}: missing key {key!r}; expected a non-empty string")
+        if rec["status"] not in ("ok", "failed"):
+            raise DataLayoutError(f"{where}: status {rec['status']!r}; expected 'ok' or 'failed'")
+        counts = per_split.setdefault(rec["split"], {"train_good": 0, "test_good": 0, "test_anomaly": 0, "failed": 0})
+        if splits is not None and rec["split"] not in splits:
+            continue
+        if rec["status"] == "failed":
+            counts["failed"] += 1
+            continue
+        it = _item(rec, where, root)
+        if it.stem in seen:
+            raise DataLayoutError(f"{where}: export name {it.stem!r} already used by line {seen[it.stem]}")
+        seen[it.stem] = lineno
+        items.append(it)
+    unknown = sorted(set(splits or ()) - set(per_split))
+    if unknown:
+        raise UsageError(f"unknown split {unknown[0]!r}; the dataset has: {', '.join(sorted(per_split)) or 'none'}")
+    if splits is not None:
+        per_split = {k: v for k, v in per_split.items() if k in splits}
+    return items, per_split
