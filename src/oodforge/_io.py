@@ -21,6 +21,7 @@ import numpy as np
 from oodforge.errors import InputFileError, SampleError, UsageError
 
 __all__ = [
+    "apply_umask",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
@@ -39,25 +40,34 @@ __all__ = [
 
 
 _UMASK_LOCK = threading.Lock()
+_PROC_STATUS = Path("/proc/self/status")
 
 
 def current_umask() -> int:
     """The process umask: from ``/proc/self/status`` on Linux (no side effect), else set-and-restore.
 
-    The fallback briefly sets the umask to 0o022 under a lock; other threads of oodforge that create
-    files go through this module, so they never write with the temporary value.
+    The fallback briefly sets the umask to 0o077 (more restrictive, never more permissive) under a lock.
     """
     try:
-        with open("/proc/self/status", encoding="ascii") as fh:
+        with _PROC_STATUS.open(encoding="ascii") as fh:
             for line in fh:
                 if line.startswith("Umask:"):
                     return int(line.split()[1], 8)
     except (OSError, ValueError, IndexError):
         pass
     with _UMASK_LOCK:
-        mask = os.umask(0o022)
+        mask = os.umask(0o077)
         os.umask(mask)
     return mask
+
+
+def apply_umask(path: Path) -> None:
+    """Give ``path`` the mode a fresh ``mkdir`` (0o777) or ``open`` (0o666) would: ``default & ~umask``.
+
+    For what ``mkdtemp``/``mkstemp`` create (always private, 0o700/0o600) and is then kept.
+    """
+    default = 0o777 if path.is_dir() else 0o666
+    os.chmod(path, default & ~current_umask())
 
 
 @contextmanager

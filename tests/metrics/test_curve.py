@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -62,3 +63,63 @@ def test_curve_points_start_at_origin_and_end_at_full() -> None:
     assert thr[0] == np.inf and (tp[0], fp[0]) == (0, 0)
     assert (tp[-1], fp[-1]) == (2, 2)
     assert (np.diff(thr) < 0).all()
+
+
+def _exact_auroc(pos: dict[float, int], neg: dict[float, int]) -> Fraction:
+    """AUROC from its definition, in exact rationals: P(pos > neg) + P(pos == neg) / 2."""
+    wins = sum(cp * cn * (2 if vp > vn else 1 if vp == vn else 0) for vp, cp in pos.items() for vn, cn in neg.items())
+    return Fraction(wins, 2 * sum(pos.values()) * sum(neg.values()))
+
+
+def _histogram(counts: dict[float, int]) -> Multiset:
+    values = np.array(sorted(counts), np.float32)
+    return Multiset.from_histogram(np.array([counts[float(v)] for v in values], np.int64), values)
+
+
+P31, N31 = 2**31 + 1, 2**31  # 2 P N = 2**63 + 2**32: just past int64
+
+
+@pytest.mark.parametrize(
+    ("pos", "neg"),
+    [
+        ({0.75: P31}, {0.125: N31}),  # perfect split: the AUROC sum is 2 P N itself
+        ({0.25: 2**10, 0.75: P31 - 2**10}, {0.125: N31 - 2**10, 0.25: 2**10}),  # ties: sum 2 P N - 2**20
+        ({0.25: 2**31, 0.5: 2**31 + 1, 0.75: 2**32}, {0.125: 2**32, 0.25: 2**31, 0.5: 2**30, 0.875: 2**30}),
+    ],
+)
+def test_auroc_exact_where_2pn_passes_int64(pos: dict[float, int], neg: dict[float, int]) -> None:
+    p, n = sum(pos.values()), sum(neg.values())
+    expected = _exact_auroc(pos, neg)
+    assert expected * 2 * p * n > 2**63  # the integer sum behind the AUROC no longer fits int64
+    stats = exact_stats([_histogram(pos)], [_histogram(neg)])
+    assert stats.auroc == float(expected)  # correctly rounded, not wrapped around
+    assert (stats.num_positives, stats.num_negatives) == (p, n)
+
+
+def test_huge_counts_give_the_same_stats_as_small_ones(rng: np.random.Generator) -> None:
+    # multiplying every count by 2**31 changes no ratio, so every statistic must come out bit-identical
+    s = (rng.integers(0, 40, 4000) / 8).astype(np.float32)
+    y = rng.random(4000) < 0.3
+    values = np.unique(s)
+    pos_counts = np.array([np.count_nonzero(s[y] == v) for v in values], np.int64)
+    neg_counts = np.array([np.count_nonzero(s[~y] == v) for v in values], np.int64)
+    small = exact_stats([Multiset.from_histogram(pos_counts, values)], [Multiset.from_histogram(neg_counts, values)])
+    big = exact_stats(
+        [Multiset.from_histogram(pos_counts << 31, values)], [Multiset.from_histogram(neg_counts << 31, values)]
+    )
+    assert 2 * big.num_positives * big.num_negatives > 2**63
+    assert small.auroc == pytest.approx(roc_auc_score(y, s), abs=1e-15)
+    assert small.ap == pytest.approx(average_precision_score(y, s), abs=1e-15)
+    for field in ("ap", "auroc", "fpr95", "fpr95_interpolated", "fpr95_threshold", "best_f1", "best_f1_threshold"):
+        assert getattr(big, field) == getattr(small, field), field
+
+
+def test_dot_exact_matches_python_integers(monkeypatch: pytest.MonkeyPatch, rng: np.random.Generator) -> None:
+    monkeypatch.setattr(_curve, "_LIMB_BLOCK", 7)  # several limb blocks
+    for high in (2**10, 2**40, 2**63 - 1):
+        a = rng.integers(0, high, 50, dtype=np.int64, endpoint=True)
+        b = rng.integers(0, high, 50, dtype=np.int64, endpoint=True)
+        assert _curve._dot_exact(a, b) == sum(int(x) * int(y) for x, y in zip(a, b, strict=True))
+    top = np.full(3, 2**63 - 1, np.int64)
+    assert _curve._dot_exact(top, top) == 3 * (2**63 - 1) ** 2
+    assert _curve._dot_exact(np.empty(0, np.int64), np.empty(0, np.int64)) == 0

@@ -13,7 +13,7 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from oodforge.config.schema import CocoFilters
-from oodforge.errors import ConfigError, InputFileError
+from oodforge.errors import ConfigError
 from oodforge.sources import _coco_filters
 from oodforge.sources._coco_filters import (
     REJECTION_REASONS,
@@ -242,7 +242,7 @@ def test_rejection_counts_in_info_json(tmp_path: Path) -> None:
     assert pool.rejections == expected
     assert sum(expected.values()) + len(pool) == len(anns)
     assert pool.summary().endswith(
-        "rejected: category 2, crowd 1, truncated 1, min_area_px 1, area_ratio 0, aspect_ratio 1, empty_mask 1, "
+        "rejected: malformed 0, category 2, crowd 1, truncated 1, min_area_px 1, area_ratio 0, aspect_ratio 1, empty_mask 1, "
         "main_component 1, min_solidity 1, occluded_outline 1"
     )
     assert pool.summary().startswith("COCO pool: 2 instances of 2 categories (2 allowed); ")
@@ -270,11 +270,12 @@ def test_each_mask_decoded_once_and_far_ones_never(tmp_path: Path, monkeypatch: 
     assert calls == Counter({1: 1, 2: 1, 3: 1})  # the far person's mask is never decoded
 
 
-def test_malformed_neighbour_bbox_is_one_line_error(tmp_path: Path) -> None:
-    bad = ann(2, 1, 1, ell())
+def test_malformed_neighbour_is_skipped_and_counted(tmp_path: Path) -> None:
+    bad = ann(2, 1, 1, ell())  # would occlude the dog, but its bbox cannot be read
     bad["bbox"] = [1.0, 2.0, 3.0]
     path = write_coco(tmp_path, [ann(1, 1, 18, square()), bad])
-    with pytest.raises(InputFileError, match="bbox is not") as info:
-        build(path, tmp_path)
-    assert str(path) in str(info.value)
-    assert "\n" not in str(info.value)
+    pool = build(path, tmp_path)
+    assert pool.ann_ids.tolist() == [1]
+    assert pool.rejections["malformed"] == 1
+    assert pool.rejections["category"] == 0  # counted once, under the first reason
+    assert pool.malformed_example == "annotation 2: 'bbox' is [1.0, 2.0, 3.0]; expected [x, y, w, h] (4 finite numbers)"

@@ -17,7 +17,7 @@ from pycocotools.coco import COCO
 
 from oodforge.config.schema import CocoFilters
 from oodforge.errors import ConfigError, InputFileError, SampleError
-from oodforge.sources import coco_pool
+from oodforge.sources import _pool_build, coco_pool
 from oodforge.sources._coco_filters import cheap_reject
 from oodforge.sources.coco_pool import REJECTION_REASONS, CocoPool, load_or_build_pool, pool_cache_key
 
@@ -69,7 +69,7 @@ def make_ann(ann_id: int, image_id: int, cat: int, seg: Any, iscrowd: int = 0) -
             "bbox": bbox, "iscrowd": iscrowd}  # fmt: skip
 
 
-def annotations() -> list[dict[str, Any]]:
+def sample_annotations() -> list[dict[str, Any]]:
     ellipse = cv2.ellipse(canvas(2), (45, 55), (20, 25), 0, 0, 360, 1, -1)
     tee = canvas(3)
     tee[20:31, 20:81] = 1
@@ -105,7 +105,7 @@ def coco(tmp_path: Path) -> tuple[Path, Path]:
         (images_root / file_name.replace(".jpg", ".png")).rename(images_root / file_name)
     data = {
         "images": [{"id": k, "file_name": f, "width": w, "height": h} for k, (f, w, h) in IMAGES.items()],
-        "annotations": annotations(),
+        "annotations": sample_annotations(),
         "categories": [{"id": k, "name": n, "supercategory": "x"} for k, n in CATS.items()],
     }
     path = tmp_path / "annotations" / "instances.json"
@@ -158,6 +158,7 @@ def test_rgb_crop(coco: tuple[Path, Path], tmp_path: Path) -> None:
     for i in range(len(pool)):
         x, y, w, h = pool.bboxes[i].tolist()
         bgr = cv2.imread(str(images_root / pool.file_name(i)))
+        assert bgr is not None
         crop = pool.rgb_crop(i, images_root)
         assert crop.shape == (h, w, 3)
         assert crop.dtype == np.uint8
@@ -178,12 +179,12 @@ def test_categories(coco: tuple[Path, Path], tmp_path: Path) -> None:
     assert pool.category_histogram() == {"cat": 1, "chair": 1, "couch": 0, "dog": 1}
     assert pool.category_names == {17: "cat", 18: "dog", 62: "chair", 63: "couch"}
     assert pool.rejections == {
-        "category": 1, "crowd": 1, "truncated": 1, "min_area_px": 1, "area_ratio": 0, "aspect_ratio": 1,
+        "malformed": 0, "category": 1, "crowd": 1, "truncated": 1, "min_area_px": 1, "area_ratio": 0, "aspect_ratio": 1,
         "empty_mask": 1, "main_component": 0, "min_solidity": 1, "occluded_outline": 0,
     }  # fmt: skip
     assert list(pool.rejections) == list(REJECTION_REASONS)  # every reason, in filter order
     assert pool.summary() == (
-        "COCO pool: 3 instances of 3 categories (4 allowed); rejected: category 1, crowd 1, truncated 1, "
+        "COCO pool: 3 instances of 3 categories (4 allowed); rejected: malformed 0, category 1, crowd 1, truncated 1, "
         "min_area_px 1, area_ratio 0, aspect_ratio 1, empty_mask 1, main_component 0, min_solidity 1, "
         "occluded_outline 0"
     )
@@ -247,7 +248,7 @@ def test_cache_reused_and_keyed(coco: tuple[Path, Path], tmp_path: Path, monkeyp
     def boom(p: Path) -> None:
         raise AssertionError("the JSON was parsed again")
 
-    monkeypatch.setattr(coco_pool, "_read_coco_json", boom)
+    monkeypatch.setattr(_pool_build, "read_coco_json", boom)
     again = build(path, tmp_path, allowed=list(reversed(ALLOWED)))  # order of categories is irrelevant
     assert again.path == first.path
     assert {p.name: p.stat().st_mtime_ns for p in again.path.iterdir()} == before
@@ -318,8 +319,8 @@ def test_input_file_errors(coco: tuple[Path, Path], tmp_path: Path) -> None:
         (path.read_text()[:50], "not valid JSON"),
         (json.dumps([1]), "top level is list"),
         (json.dumps({k: v for k, v in good.items() if k != "annotations"}), "missing key 'annotations'"),
-        (json.dumps({**good, "annotations": [{"id": 1}]}), "annotation #0 lacks key 'image_id'"),
-    ]
+        (json.dumps({**good, "annotations": [{"id": 1}]}), "none of its 1 annotations is readable.*'image_id'"),
+    ]  # a malformed annotation among good ones is only skipped: see test_coco_malformed.py
     bad_size = dict(good["annotations"][1], segmentation={"counts": [12000], "size": [5, 5]})
     cases.append((json.dumps({**good, "annotations": [bad_size]}), "RLE size"))
     for i, (text, pattern) in enumerate(cases):

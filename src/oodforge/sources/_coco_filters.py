@@ -3,6 +3,10 @@
 Every rejected annotation is counted under exactly one reason of :data:`REJECTION_REASONS` (the
 first filter it fails, in that order):
 
+0. ``malformed``: a field cannot be read (:func:`oodforge.sources._coco_check.annotation_problem`:
+   a ``bbox`` that is not four numbers, ``area: null``, an odd polygon, a bad RLE, ...). Such an
+   annotation is left out entirely, also as a neighbour in filter 10; the first one found is
+   described in :attr:`Sifted.malformed_example`.
 1. ``category``: its category is not in the allow-list.
 2. ``crowd``: ``iscrowd`` is set (``exclude_crowd``).
 3. ``truncated``: its ``bbox`` lies within ``truncation_margin_px`` of an image border
@@ -18,8 +22,10 @@ first filter it fails, in that order):
 10. ``occluded_outline``: more than ``max_occluded_outline`` of its outline touches another
     instance of the same image (see :func:`occluded_outline_fraction`).
 
-Filters 1-6 read only the annotation; 7-9 its own mask; 10 also decodes the other annotations of
+Filters 0-6 read only the annotation; 7-9 its own mask; 10 also decodes the other annotations of
 its image (any category, crowd included, whether allowed or not) whose ``bbox`` comes near it.
+Should pycocotools still refuse a mask that filter 0 passed, the annotation counts as ``malformed``
+too (as a neighbour it is left out of the union).
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import difflib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import cv2
 import numpy as np
@@ -36,12 +42,14 @@ from pycocotools import mask as mask_utils
 
 from oodforge.config.schema import CocoFilters
 from oodforge.errors import ConfigError, InputFileError
+from oodforge.sources._coco_check import Images, read_categories, segmentation_problem, split_malformed
 
 __all__ = [
     "CATEGORIES_KEY",
     "REJECTION_REASONS",
     "TOUCH_PX",
     "ImageMasks",
+    "Sifted",
     "allowed_ids",
     "cheap_reject",
     "decode",
@@ -55,10 +63,9 @@ __all__ = [
 
 CATEGORIES_KEY = "synthesis.coco.allowed_categories"
 Box = tuple[int, int, int, int]
-Images = dict[int, tuple[str, int, int]]  # image id -> (file name, width, height)
 #: Every rejection reason, in filter order; ``info.json`` "rejections" lists them all in this order.
 REJECTION_REASONS: tuple[str, ...] = (
-    "category", "crowd", "truncated", "min_area_px", "area_ratio", "aspect_ratio", "empty_mask",
+    "malformed", "category", "crowd", "truncated", "min_area_px", "area_ratio", "aspect_ratio", "empty_mask",
     "main_component", "min_solidity", "occluded_outline",
 )  # fmt: skip
 #: An outline pixel "touches" another instance when one of its pixels lies within this Chebyshev
@@ -68,9 +75,9 @@ _CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
 _SQUARE = np.ones((2 * TOUCH_PX + 1, 2 * TOUCH_PX + 1), np.uint8)
 
 
-def allowed_ids(categories: list[dict[str, Any]], allowed: Sequence[str], path: Path) -> dict[int, str]:
+def allowed_ids(categories: list[Any], allowed: Sequence[str], path: Path) -> dict[int, str]:
     """COCO id -> name of the ``allowed`` category names; an unknown name is a :class:`ConfigError`."""
-    by_name = {str(c["name"]): int(c["id"]) for c in categories}
+    by_name = read_categories(categories, path)
     for name in allowed:
         if name not in by_name:
             close = difflib.get_close_matches(name, list(by_name), n=3, cutoff=0.5)
@@ -79,31 +86,38 @@ def allowed_ids(categories: list[dict[str, Any]], allowed: Sequence[str], path: 
     return {by_name[name]: name for name in sorted(set(allowed))}
 
 
-def sift(
-    anns: list[dict[str, Any]], cats: dict[int, str], images: Images, f: CocoFilters, path: Path
-) -> tuple[dict[str, int], dict[int, list[dict[str, Any]]], dict[int, list[int]]]:
-    """Filters 1-6 on every annotation, in ascending id order.
+class Sifted(NamedTuple):
+    """What :func:`sift` leaves for the mask filters.
 
-    Returns:
-        ``(rejected, by_image, todo)``: every reason of :data:`REJECTION_REASONS` -> count so far;
-        image id -> all its annotations (any category); image id -> positions in ``by_image[id]`` of
-        the annotations left for :func:`judge_mask`.
+    Attributes:
+        rejected: every reason of :data:`REJECTION_REASONS` -> count so far.
+        by_image: image id -> all its well-formed annotations (any category), ascending ids.
+        todo: image id -> positions in ``by_image[id]`` of the annotations left for :func:`judge_mask`.
+        malformed_example: the first malformed annotation (in file order) and what is wrong with it, or None.
     """
+
+    rejected: dict[str, int]
+    by_image: dict[int, list[dict[str, Any]]]
+    todo: dict[int, list[int]]
+    malformed_example: str | None
+
+
+def sift(anns: list[Any], cats: dict[int, str], images: Images, f: CocoFilters) -> Sifted:
+    """Filters 0-6 on every annotation; the well-formed ones in ascending id order."""
     rejected = dict.fromkeys(REJECTION_REASONS, 0)
+    usable, rejected["malformed"], example = split_malformed(anns, images)
     by_image: dict[int, list[dict[str, Any]]] = defaultdict(list)
     todo: dict[int, list[int]] = defaultdict(list)
-    for ann in sorted(anns, key=lambda a: int(a["id"])):
+    for ann in sorted(usable, key=lambda a: int(a["id"])):
         image_id = int(ann["image_id"])
         by_image[image_id].append(ann)
         if int(ann["category_id"]) not in cats:
             rejected["category"] += 1
-        elif image_id not in images:
-            raise InputFileError(f"{path}: annotation {ann['id']} refers to image {ann['image_id']}, not in 'images'")
         elif reason := cheap_reject(ann, *images[image_id][1:], f):
             rejected[reason] += 1
         else:
             todo[image_id].append(len(by_image[image_id]) - 1)
-    return rejected, by_image, todo
+    return Sifted(rejected, by_image, todo, example)
 
 
 def cheap_reject(ann: dict[str, Any], width: int, height: int, f: CocoFilters) -> str | None:
@@ -125,17 +139,19 @@ def cheap_reject(ann: dict[str, Any], width: int, height: int, f: CocoFilters) -
 
 
 def decode(ann: dict[str, Any], width: int, height: int, path: Path) -> np.ndarray:
-    """Full (H, W) bool mask, decoded exactly like ``COCO.annToMask``."""
+    """Full (H, W) bool mask, decoded exactly like ``COCO.annToMask``.
+
+    Raises:
+        InputFileError: the segmentation is malformed or pycocotools refuses it (one line naming
+            the JSON, the annotation and the field).
+    """
     seg = ann["segmentation"]
     where = f"{path}: annotation {ann['id']}"
+    problem = segmentation_problem(seg, width, height)
+    if problem is not None:
+        raise InputFileError(f"{where}: {problem}")
     if isinstance(seg, list) and not seg:
         return np.zeros((height, width), dtype=bool)
-    if isinstance(seg, dict):
-        if list(seg.get("size", [])) != [height, width]:
-            raise InputFileError(f"{where}: RLE size {seg.get('size')!r}; expected [{height}, {width}] of its image")
-        counts = seg.get("counts")
-        if isinstance(counts, list) and sum(counts) != height * width:
-            raise InputFileError(f"{where}: RLE counts sum to {sum(counts)}; expected {height * width} (H * W)")
     try:
         if isinstance(seg, list):
             rle = mask_utils.merge(mask_utils.frPyObjects(seg, height, width))
@@ -144,8 +160,12 @@ def decode(ann: dict[str, Any], width: int, height: int, path: Path) -> np.ndarr
         else:
             rle = seg
         return np.asarray(mask_utils.decode(rle)).astype(bool)
-    except (TypeError, ValueError, KeyError, IndexError) as exc:
-        raise InputFileError(f"{where}: undecodable segmentation ({exc}); expected polygons or RLE") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # pycocotools raises bare Exception ("input type is not supported")
+        raise InputFileError(
+            f"{where}: 'segmentation' undecodable ({type(exc).__name__}: {exc}); expected polygons or RLE"
+        ) from exc
 
 
 def main_component_fraction(crop: np.ndarray) -> float:
@@ -199,8 +219,13 @@ def occluded_outline_fraction(mask: np.ndarray, others: np.ndarray) -> float:
 
 
 def judge_mask(masks: ImageMasks, i: int, f: CocoFilters) -> str | tuple[np.ndarray, Box]:
-    """Filters 7-10 on annotation ``i`` of an image: the reason that rejects it, or (tight mask, ``x, y, w, h``)."""
+    """Filters 7-10 on annotation ``i`` of an image: the reason that rejects it, or (tight mask, ``x, y, w, h``).
+
+    ``"malformed"`` when pycocotools refuses its mask (then ``masks.problems[i]`` says why).
+    """
     full = masks.mask(i)
+    if i in masks.problems:
+        return "malformed"
     ys, xs = np.flatnonzero(full.any(axis=1)), np.flatnonzero(full.any(axis=0))
     if not ys.size:
         return "empty_mask"
@@ -225,28 +250,31 @@ class ImageMasks:
     """The annotations of one image, each decoded at most once, on demand.
 
     Args:
-        anns: every annotation of the image (any category, crowd included).
+        anns: every well-formed annotation of the image (any category, crowd included; see :func:`sift`).
         width: image width.
         height: image height.
         path: the JSON, for error messages.
+
+    Attributes:
+        problems: position -> ``annotation <id>: <why pycocotools refused its mask>`` (the mask counts as empty).
     """
 
     def __init__(self, anns: list[dict[str, Any]], width: int, height: int, path: Path) -> None:
         self._anns = anns
         self._size = (width, height)
         self._path = path
-        try:
-            self._boxes = np.asarray([[float(v) for v in a["bbox"]] for a in anns], np.float64).reshape(-1, 4)
-        except (TypeError, ValueError) as exc:
-            raise InputFileError(
-                f"{path}: image {anns[0]['image_id']} has an annotation whose bbox is not [x, y, w, h] ({exc})"
-            ) from exc
+        self._boxes = np.asarray([a["bbox"] for a in anns], np.float64).reshape(-1, 4)
         self._decoded: dict[int, np.ndarray] = {}
+        self.problems: dict[int, str] = {}
 
     def mask(self, i: int) -> np.ndarray:
-        """Full (H, W) bool mask of annotation ``i`` (its position in ``anns``), decoded once."""
+        """Full (H, W) bool mask of annotation ``i`` (its position in ``anns``), decoded once; empty if refused."""
         if i not in self._decoded:
-            self._decoded[i] = decode(self._anns[i], *self._size, self._path)
+            try:
+                self._decoded[i] = decode(self._anns[i], *self._size, self._path)
+            except InputFileError as exc:
+                self.problems[i] = str(exc).removeprefix(f"{self._path}: ")
+                self._decoded[i] = np.zeros(self._size[::-1], dtype=bool)
         return self._decoded[i]
 
     def others_near(self, i: int, box: Box) -> tuple[np.ndarray, int, int]:

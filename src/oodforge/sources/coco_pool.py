@@ -6,14 +6,23 @@ The pool is built once from the instances JSON and stored in ``<cache>/coco_pool
 pool memory-maps ``masks.bin``, so worker processes load it in milliseconds; a :class:`CocoPool`
 pickles as its folder path and reopens itself on the other side.
 
+``info.json`` also records the size and SHA-256 of ``masks.bin`` and ``meta.npz`` and a digest of
+its own content (:mod:`oodforge.sources._pool_cache`). Every open checks the sizes and that
+``masks.bin`` ends where the last mask does; :func:`load_or_build_pool` also checks the digests,
+and rebuilds a damaged pool in place (replacing only the files it wrote), noting why in
+:attr:`CocoPool.notes` and :meth:`CocoPool.summary`. Folders and files get the permissions the
+process umask allows, so a cache on a shared file system is readable by other users.
+
 Filters, in order (each rejected annotation is counted under the first reason that rejects it, in
 ``info.json`` "rejections" and :attr:`CocoPool.rejections`; :mod:`oodforge.sources._coco_filters`
-defines each one): ``category`` (allow-list, by name) → ``crowd`` → ``truncated`` (bbox within
-``truncation_margin_px`` of the image border) → ``min_area_px`` and ``area_ratio`` on the
-annotation's own ``area`` → ``aspect_ratio`` (bbox w / h) → mask decoded (as
-``pycocotools.coco.COCO.annToMask``) → ``empty_mask`` → ``main_component`` (largest 8-connected
-component / mask pixels) → ``min_solidity`` (mask pixels / pixels of the filled convex hull) →
-``occluded_outline`` (share of the outline within 2 px of another instance of the same image).
+defines each one): ``malformed`` (a field unreadable: skipped, the first one described in
+``info.json`` "malformed_example" and the summary) → ``category`` (allow-list, by name) →
+``crowd`` → ``truncated`` (bbox within ``truncation_margin_px`` of the image border) →
+``min_area_px`` and ``area_ratio`` on the annotation's own ``area`` → ``aspect_ratio`` (bbox
+w / h) → mask decoded (as ``pycocotools.coco.COCO.annToMask``) → ``empty_mask`` →
+``main_component`` (largest 8-connected component / mask pixels) → ``min_solidity`` (mask pixels /
+pixels of the filled convex hull) → ``occluded_outline`` (share of the outline within 2 px of
+another instance of the same image).
 Annotations are grouped by image, so the other instances of an image are decoded at most once.
 """
 
@@ -25,17 +34,24 @@ import operator
 import os
 import shutil
 import tempfile
-import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from oodforge._io import atomic_write_json, read_image_rgb
+from oodforge._io import apply_umask, read_image_rgb
 from oodforge.config.schema import CocoFilters
-from oodforge.errors import ConfigError, InputFileError, SampleError
-from oodforge.sources._coco_filters import CATEGORIES_KEY, REJECTION_REASONS, ImageMasks, allowed_ids, judge_mask, sift
+from oodforge.errors import InputFileError, SampleError
+from oodforge.sources._coco_filters import REJECTION_REASONS
+from oodforge.sources._pool_build import Progress
+from oodforge.sources._pool_build import build_pool as _build
+from oodforge.sources._pool_cache import (
+    COLUMNS,
+    POOL_FORMAT_VERSION,
+    DamagedPoolError,
+    publish,
+    read_pool_folder,
+)
 
 __all__ = [
     "POOL_FORMAT_VERSION",
@@ -45,16 +61,6 @@ __all__ = [
     "load_or_build_pool",
     "pool_cache_key",
 ]
-
-#: 2: truncation margin, main-component and occluded-outline filters; every reason counted (0 included)
-POOL_FORMAT_VERSION = 2
-_ANN_KEYS = ("id", "image_id", "category_id", "segmentation", "area", "bbox")
-Progress = Callable[[int, int], None]
-#: Per-instance arrays stored in ``meta.npz`` (besides ``offsets``) and their dtypes.
-_COLUMNS: dict[str, Any] = {
-    "ann_ids": np.int64, "image_ids": np.int64, "category_ids": np.int32, "bboxes": np.int32,
-    "mask_areas": np.int64, "ann_areas": np.float64, "image_sizes": np.int32, "file_names": np.str_,
-}  # fmt: skip
 
 
 class CocoPool:
@@ -72,22 +78,26 @@ class CocoPool:
         category_names: COCO category id → name, for the allowed categories.
         rejections: every reason of :data:`REJECTION_REASONS`, in filter order → number of annotations
             it rejected while building (0 included).
+        malformed_example: the first malformed annotation skipped and what is wrong with it, or None.
+        notes: what happened to the cache while loading (e.g. a damaged pool rebuilt); in :meth:`summary`.
+
+    Args:
+        path: the pool folder.
+        verify_digests: also check the SHA-256 of ``masks.bin`` and ``meta.npz`` (sizes and the
+            layout are always checked).
+
+    Raises:
+        InputFileError: the folder is not a pool of this format, or (:class:`DamagedPoolError`) its
+            files are missing, truncated or differ from what was written.
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, verify_digests: bool = False) -> None:
         self.path = Path(path)
-        try:
-            info = json.loads((self.path / "info.json").read_text(encoding="utf-8"))
-            with np.load(self.path / "meta.npz", allow_pickle=False) as meta:
-                arrays = {k: meta[k] for k in meta.files}
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputFileError(f"{self.path}: not a readable COCO pool cache ({exc}); rebuild it") from exc
-        if info.get("format_version") != POOL_FORMAT_VERSION:
-            raise InputFileError(
-                f"{self.path}: COCO pool format {info.get('format_version')!r}; expected {POOL_FORMAT_VERSION}"
-            )
+        info, arrays = read_pool_folder(self.path, POOL_FORMAT_VERSION, tuple(COLUMNS), digests=verify_digests)
+        self.notes: list[str] = []
         self.category_names: dict[int, str] = {int(k): v for k, v in info["categories"].items()}
         self.rejections: dict[str, int] = dict(info["rejections"])
+        self.malformed_example: str | None = info.get("malformed_example")
         self.ann_ids: np.ndarray = arrays["ann_ids"]
         self.image_ids: np.ndarray = arrays["image_ids"]
         self.category_ids: np.ndarray = arrays["category_ids"]
@@ -100,9 +110,9 @@ class CocoPool:
         self._masks: np.ndarray | None = None
 
     @classmethod
-    def open(cls, path: Path) -> CocoPool:
-        """Open a pool cache folder written by :func:`load_or_build_pool`."""
-        return cls(path)
+    def open(cls, path: Path, *, verify_digests: bool = False) -> CocoPool:
+        """Open a pool cache folder written by :func:`load_or_build_pool` (see the class)."""
+        return cls(path, verify_digests=verify_digests)
 
     def __reduce__(self) -> tuple[type[CocoPool], tuple[Path]]:
         return (type(self), (self.path,))
@@ -160,13 +170,17 @@ class CocoPool:
         return out
 
     def summary(self) -> str:
-        """One line: instances, categories and rejections per reason, e.g. for the CLI."""
+        """One line: instances, categories, rejections per reason, the first malformed annotation, notes."""
         cats = np.unique(self.category_ids).size
         why = ", ".join(f"{k} {v}" for k, v in self.rejections.items())
-        return (
+        line = (
             f"COCO pool: {len(self)} instances of {cats} categories ({len(self.category_names)} allowed); "
             f"rejected: {why}"
         )
+        skipped = self.rejections.get("malformed", 0)
+        if skipped and self.malformed_example:
+            line += f"; skipped {skipped} malformed annotation(s), the first: {self.malformed_example}"
+        return "; ".join([line, *self.notes])
 
     def category_histogram(self) -> dict[str, int]:
         """Sorted allowed category names → instance count (0 for an allowed category with none)."""
@@ -220,106 +234,38 @@ def load_or_build_pool(
     key = pool_cache_key(annotation_path, allowed_categories, filters)
     parent = (cache_dir if cache_dir is not None else default_cache_dir()) / "coco_pools"
     final = parent / key
-    if (final / "info.json").is_file():
-        return CocoPool.open(final)
+    damage: DamagedPoolError | None = None
+    if final.exists() or final.is_symlink():
+        try:
+            return CocoPool.open(final, verify_digests=True)
+        except DamagedPoolError as exc:  # oodforge's own cache folder: rebuild it below
+            damage = exc
     try:
         parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".tmp-{key}-"))
+        apply_umask(tmp)
     except OSError as exc:
-        raise InputFileError(
-            f"{parent}: cannot create the COCO pool cache ({exc.strerror}); expected a writable folder "
-            "(set sources.coco.cache_dir or $OODFORGE_CACHE_DIR)"
-        ) from exc
+        raise _cache_error(parent, exc, final, damage) from exc
     try:
         _build(Path(annotation_path), allowed_categories, filters, tmp, progress)
         try:
-            tmp.rename(final)
-        except OSError:
-            if not (final / "info.json").is_file():  # not a lost race: a real failure
-                raise
+            publish(tmp, final)
+        except OSError as exc:
+            raise _cache_error(final, exc, final, damage) from exc
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return CocoPool.open(final)
+    pool = CocoPool.open(final)
+    if damage is not None:
+        pool.notes.append(f"COCO pool cache rebuilt, it was damaged: {damage}")
+    return pool
 
 
-def _read_coco_json(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as fh:
-            data = json.load(fh)
-    except FileNotFoundError as exc:
-        raise InputFileError(f"{path}: COCO annotation file not found; expected a COCO instances JSON") from exc
-    except OSError as exc:
-        raise InputFileError(f"{path}: cannot read ({exc.strerror})") from exc
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputFileError(f"{path}: not valid JSON ({exc}); expected a COCO instances JSON") from exc
-    if not isinstance(data, dict):
-        raise InputFileError(f"{path}: not a COCO instances file: top level is {type(data).__name__}, expected object")
-    for key in ("images", "annotations", "categories"):
-        if not isinstance(data.get(key), list):
-            raise InputFileError(f"{path}: not a COCO instances file: missing key '{key}' (expected a list)")
-    return data
-
-
-def _check(rows: list[Any], keys: Sequence[str], what: str, path: Path) -> None:
-    for n, row in enumerate(rows):
-        missing = [k for k in keys if not isinstance(row, dict) or k not in row]
-        if missing:
-            raise InputFileError(f"{path}: not a COCO instances file: {what} #{n} lacks key '{missing[0]}'")
-
-
-def _build(path: Path, allowed: Sequence[str], f: CocoFilters, out: Path, progress: Progress | None) -> None:
-    data = _read_coco_json(path)
-    _check(data["images"], ("id", "file_name", "width", "height"), "image", path)
-    _check(data["annotations"], _ANN_KEYS, "annotation", path)
-    _check(data["categories"], ("id", "name"), "category", path)
-    cats = allowed_ids(data["categories"], allowed, path)
-    images = {int(im["id"]): (str(im["file_name"]), int(im["width"]), int(im["height"])) for im in data["images"]}
-    rejected, by_image, todo = sift(data["annotations"], cats, images, f, path)
-    total = sum(len(v) for v in todo.values())
-    step, done = max(1, total // 200), 0
-    kept: list[tuple[int, bytes, tuple[Any, ...]]] = []  # (ann id, packed mask, column values)
-    if progress:
-        progress(0, total)
-    with warnings.catch_warnings():
-        # pycocotools' decode trips NumPy 2's __array__(copy=...) deprecation; harmless
-        warnings.filterwarnings("ignore", category=DeprecationWarning, module="pycocotools")
-        for image_id, positions in todo.items():
-            file_name, width, height = images[image_id]
-            masks = ImageMasks(by_image[image_id], width, height, path)
-            for i in positions:
-                ann = by_image[image_id][i]
-                verdict = judge_mask(masks, i, f)
-                if isinstance(verdict, str):
-                    rejected[verdict] += 1
-                else:
-                    crop, box = verdict
-                    row = (ann["id"], image_id, ann["category_id"], box, np.count_nonzero(crop), ann["area"])
-                    packed = np.packbits(crop.ravel()).tobytes()
-                    kept.append((int(ann["id"]), packed, (*row, (width, height), file_name)))
-                done += 1
-                if progress and (done % step == 0 or done == total):
-                    progress(done, total)
-    if not kept:
-        counts = ", ".join(f"{k} {v}" for k, v in rejected.items() if v) or "none"
-        raise ConfigError(
-            f"no COCO instance passes the filters: {path} has {len(data['annotations'])} annotations; rejected by "
-            f"{counts}; expected at least one (check {CATEGORIES_KEY} and synthesis.coco.filters "
-            f"{f.model_dump_json()})"
+def _cache_error(where: Path, exc: OSError, final: Path, damage: DamagedPoolError | None) -> InputFileError:
+    if damage is None:
+        return InputFileError(
+            f"{where}: cannot create the COCO pool cache ({exc.strerror}); expected a writable folder "
+            "(set sources.coco.cache_dir or $OODFORGE_CACHE_DIR)"
         )
-    kept.sort(key=operator.itemgetter(0))
-    with (out / "masks.bin").open("wb") as fh:
-        offsets = np.cumsum([0, *(fh.write(packed) for _, packed, _ in kept)], dtype=np.int64)
-    columns = zip(*(values for _, _, values in kept), strict=True)
-    arrays: dict[str, Any] = {
-        k: np.asarray(col, dtype=dtype) for (k, dtype), col in zip(_COLUMNS.items(), columns, strict=True)
-    }
-    np.savez(out / "meta.npz", offsets=offsets, **arrays)
-    info = {
-        "format_version": POOL_FORMAT_VERSION,
-        "annotation_path": str(path.resolve()),
-        "categories": {str(k): v for k, v in cats.items()},
-        "filters": f.model_dump(mode="json"),
-        "rejections": rejected,
-        "instances": len(kept),
-    }
-    atomic_write_json(out / "info.json", info, indent=1)
+    return InputFileError(
+        f"{damage}; cannot rebuild it ({where}: {exc.strerror}); delete {final} or make {final.parent} writable"
+    )
