@@ -137,3 +137,49 @@ def _outputs(rec: dict) -> list[str]:
     for rel in rec["outputs"].values():
         out.extend([rel] if isinstance(rel, str) else rel)
     return out
+
+
+def _children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        text = (task / "children").read_text().split()
+        out.extend(int(t) for t in text)
+    return out
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc to list child processes")
+def test_kill9_of_synth_ends_its_workers(write_config):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    cfg = write_config("orphans")
+    cmd = [sys.executable, "-m", "oodforge.cli.main", "synth", str(cfg), "--quiet", "--workers", "2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    records = cfg.parent / "orphans" / ".oodforge" / "records"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and proc.poll() is None:
+        if records.is_dir() and any(records.rglob("*.json")):
+            break
+        time.sleep(0.01)
+    assert proc.poll() is None, "the run finished before it could be killed"
+    workers = _children(proc.pid)
+    assert len(workers) >= 2
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and not all(_gone(w) for w in workers):
+        time.sleep(0.05)
+    alive = [w for w in workers if not _gone(w)]
+    for w in alive:
+        os.kill(w, signal.SIGKILL)
+    assert alive == []
