@@ -92,6 +92,11 @@ def atomic_writer(path: Path) -> Iterator[BinaryIO]:
                 os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             yield fh
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if exc.filename is None:  # a failed write/close (e.g. disk full) names no file: name the target
+            raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from exc
+        raise
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -41,7 +41,7 @@ WeightsOpt = Annotated[
     Path | None, typer.Option("--weights", help="A state-dict file of --model (published weights; local file).")
 ]
 NumClassesOpt = Annotated[
-    int | None, typer.Option("--num-classes", help="Outputs of --weights (default: read from the file).", min=1)
+    int | None, typer.Option("--num-classes", help="Outputs of --weights, >= 1 (default: read from the file).")
 ]
 DeviceOpt = Annotated[str | None, typer.Option("--device", help="cpu or cuda (default: cuda when present).")]
 NormalizationOpt = Annotated[
@@ -53,11 +53,22 @@ NormalizationOpt = Annotated[
 InputSizeOpt = Annotated[
     str | None, typer.Option("--input-size", help="Override: resize inputs to HxW, e.g. 512x1024.")
 ]
-ShortSideOpt = Annotated[
-    int | None, typer.Option("--short-side", help="Override: resize the shorter side to N.", min=1)
+ShortSideOpt = Annotated[int | None, typer.Option("--short-side", help="Override: resize the shorter side to N >= 1.")]
+InputScaleOpt = Annotated[
+    float | None, typer.Option("--input-scale", help="Override: resize inputs by this factor (> 0).")
 ]
-InputScaleOpt = Annotated[float | None, typer.Option("--input-scale", help="Override: resize inputs by this factor.")]
 ChannelOrderOpt = Annotated[str | None, typer.Option("--channel-order", help="Override: rgb | bgr.")]
+
+
+def _check_values(num_classes: int | None, short_side: int | None, scale: float | None, order: str | None) -> None:
+    """The numeric and named flags, checked before any file is read (click's ``min=`` prints a usage box)."""
+    for flag, value in (("--num-classes", num_classes), ("--short-side", short_side)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag} {value}; expected an integer >= 1")
+    if scale is not None and not scale > 0:
+        raise UsageError(f"--input-scale {scale:g}; expected a factor > 0 (1: native size)")
+    if order is not None and order not in ("rgb", "bgr"):
+        raise UsageError(f"--channel-order {order!r}; expected rgb or bgr")
 
 
 def _overrides(
@@ -82,7 +93,9 @@ def _overrides(
         try:
             h, w = (int(v) for v in input_size.lower().split("x"))
         except ValueError:
-            raise UsageError(f"--input-size {input_size!r}; expected HEIGHTxWIDTH, e.g. 512x1024") from None
+            h = w = 0
+        if min(h, w) < 1:
+            raise UsageError(f"--input-size {input_size!r}; expected HEIGHTxWIDTH >= 1, e.g. 512x1024")
         out["size"] = (h, w)
     if short_side is not None or scale is not None or input_size is not None:  # one resize rule at a time
         out.setdefault("size", None)
@@ -111,6 +124,7 @@ def build_predictor(
         raise UsageError("give --checkpoint or --model with --weights, not both")
     if checkpoint is None and (model is None or weights is None):
         raise UsageError("no model: give --checkpoint CKPT (from `oodforge train`) or --model NAME --weights PATH")
+    _check_values(num_classes, short_side, input_scale, channel_order)
     if model is not None:
         from oodforge.models import is_model, list_models
 

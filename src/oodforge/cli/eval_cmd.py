@@ -14,6 +14,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from oodforge._paths import check_output_file, check_output_folder
 from oodforge.cli._common import console, handle_errors
 from oodforge.cli._progress import staged_progress
 
@@ -93,8 +94,11 @@ def register(app: typer.Typer) -> None:
         from oodforge.eval.evaluate import evaluate
         from oodforge.eval.plots import require_matplotlib, write_plots
 
+        if out is not None:  # fail before the evaluation, not after it
+            check_output_file(out, "--out")
         if plots is not None:
-            require_matplotlib()  # fail before the evaluation, not after it
+            check_output_folder(plots, "--plots")
+            require_matplotlib()
         with staged_progress(not quiet) as bar:
             report = evaluate(
                 benchmark, root, scores, split=split, protocol=protocol, components=components,
@@ -135,6 +139,7 @@ def register(app: typer.Typer) -> None:
 
         from oodforge.eval.scoring import score_logits_dir
 
+        check_output_folder(out_dir, "OUT_DIR")
         with staged_progress(not quiet) as bar:
             update = cast(Callable[[str, int, int], None], bar)
             written = score_logits_dir(

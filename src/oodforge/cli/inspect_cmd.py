@@ -12,6 +12,7 @@ from typing import Annotated, cast
 
 import typer
 
+from oodforge._paths import check_output_file
 from oodforge.cli._common import EXIT_FAILED_SAMPLES, console, handle_errors
 from oodforge.cli._progress import staged_progress
 from oodforge.inspect.preview import write_preview
@@ -114,5 +115,6 @@ def register(app: typer.Typer) -> None:
         labelled with the object's name; anomalous frames first.
         """
         target = out if out is not None else directory / "preview.png"
+        check_output_file(target, "--out")
         path = write_preview(directory, target, n=n, split=split, seed=seed)
         console.print(f"preview written to {path}", highlight=False, soft_wrap=True)

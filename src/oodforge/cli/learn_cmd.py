@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
+from oodforge._paths import check_output_file, check_output_folder
 from oodforge.cli._common import console, handle_errors
 from oodforge.cli._model_options import (
     ChannelOrderOpt,
@@ -83,6 +84,10 @@ def register(app: typer.Typer) -> None:
 
         if not source.exists():
             raise UsageError(f"{source}: not found; expected an image or a folder of images")
+        if source.is_file():
+            check_output_file(out, "OUT")
+        else:
+            check_output_folder(out, "OUT")
         pred = build_predictor(
             checkpoint, model, weights, num_classes, device, normalization=normalization, input_size=input_size,
             short_side=short_side, input_scale=input_scale, channel_order=channel_order,
@@ -120,6 +125,8 @@ def register(app: typer.Typer) -> None:
         from oodforge.learn.segeval import N_EVAL_CLASSES, segment_evaluate
         from oodforge.sources.cityscapes_labels import TRAIN_ID_NAMES
 
+        if vis is not None:
+            check_output_folder(vis, "--vis")
         pred = build_predictor(
             checkpoint, model, weights, num_classes, device, normalization=normalization, input_size=input_size,
             short_side=short_side, input_scale=input_scale, channel_order=channel_order,

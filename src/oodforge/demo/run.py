@@ -17,6 +17,7 @@ from typing import cast
 from oodforge._io import atomic_write_bytes
 from oodforge.cli._common import console
 from oodforge.cli._progress import staged_progress
+from oodforge.errors import UsageError
 from oodforge.export.owned_folder import OwnedFolder, open_owned_folder
 
 __all__ = ["DEMO_CONFIG_NAME", "demo_config_bytes", "run_demo"]
@@ -79,6 +80,8 @@ def run_demo(out: Path, *, workers: int = 2) -> Path:
     from oodforge.inspect.verify import verify_dataset
     from oodforge.synth.runner import synthesize_dataset
 
+    if workers < 1:  # before anything is written
+        raise UsageError(f"--workers: expected at least 1, got {workers}")
     t0 = time.perf_counter()
     console.rule("[bold]oodforge demo[/]")
     console.print(

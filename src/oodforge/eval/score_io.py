@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from oodforge._array_files import load_array_file
 from oodforge._io import atomic_write_bytes
 from oodforge.errors import InputFileError, ValueCheckError
 
@@ -82,22 +83,16 @@ def find_score_files(scores_dir: Path, image_ids: Sequence[str], what: str) -> d
 
 def _load_array(path: Path) -> np.ndarray:
     """The array stored in a ``.npy`` file or a single-array (or ``scores``) ``.npz`` archive."""
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = list(npz.files)
-                if _NPZ_KEY in keys:
-                    return np.asarray(npz[_NPZ_KEY])
-                if len(keys) != 1:
-                    raise InputFileError(
-                        f"{path}: expected one array or a '{_NPZ_KEY}' entry in the .npz, but got entries {keys}"
-                    )
-                return np.asarray(npz[keys[0]])
-        return np.asarray(np.load(path, allow_pickle=False))
-    except InputFileError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputFileError(f"{path}: not a readable score file ({type(exc).__name__}: {exc})") from exc
+    data = load_array_file(path, "score file")
+    if not isinstance(data, dict):
+        return data
+    if _NPZ_KEY in data:
+        return data[_NPZ_KEY]
+    if len(data) != 1:
+        raise InputFileError(
+            f"{path}: expected one array or a '{_NPZ_KEY}' entry in the .npz, but got entries {list(data)}"
+        )
+    return next(iter(data.values()))
 
 
 def read_score_map(path: Path, expected_shape: tuple[int, ...] | None = None) -> np.ndarray:

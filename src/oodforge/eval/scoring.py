@@ -13,12 +13,14 @@ Output: ``out_dir/<id>.npy`` (H, W) float16 (or float32) maps, each written atom
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from oodforge._array_files import load_array_file
 from oodforge.errors import InputFileError, UsageError, ValueCheckError
 from oodforge.eval.score_io import SCORE_SUFFIXES, write_score_map
 from oodforge.scores import SMLStats, create_score, is_score, list_scores, mask_class_pixel_scores
@@ -59,24 +61,19 @@ def load_logits(path: Path) -> np.ndarray | dict[str, np.ndarray]:
         InputFileError: unreadable file, several entries without ``logits`` / the mask pair, a non-float
             dtype or a rank other than (C, H, W) / (1, C, H, W).
     """
-    try:
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = list(npz.files)
-                if all(k in keys for k in _MASK_KEYS):
-                    return {k: _check_float(np.asarray(npz[k]), path, k) for k in _MASK_KEYS}
-                if "logits" not in keys and len(keys) != 1:
-                    raise InputFileError(
-                        f"{path}: expected one array, a 'logits' entry, or 'class_logits' + 'mask_logits', "
-                        f"but got entries {keys}"
-                    )
-                arr = np.asarray(npz["logits" if "logits" in keys else keys[0]])
-        else:
-            arr = np.asarray(np.load(path, allow_pickle=False))
-    except InputFileError:
-        raise
-    except (OSError, ValueError, EOFError) as exc:
-        raise InputFileError(f"{path}: not a readable logits file ({type(exc).__name__}: {exc})") from exc
+    data = load_array_file(path, "logits file")
+    if isinstance(data, dict):
+        keys = list(data)
+        if all(k in keys for k in _MASK_KEYS):
+            return {k: _check_float(data[k], path, k) for k in _MASK_KEYS}
+        if "logits" not in keys and len(keys) != 1:
+            raise InputFileError(
+                f"{path}: expected one array, a 'logits' entry, or 'class_logits' + 'mask_logits', "
+                f"but got entries {keys}"
+            )
+        arr = data["logits" if "logits" in keys else keys[0]]
+    else:
+        arr = data
     if arr.ndim == 4 and arr.shape[0] == 1:
         arr = arr[0]
     if arr.ndim != 3:
@@ -95,6 +92,9 @@ def _make_scorer(
         raise UsageError(f"--sml-stats only applies to method 'sml', not '{method}'")
     if method != "rba" and class_temperature is not None:
         raise UsageError(f"--class-temperature only applies to method 'rba', not '{method}'")
+    for flag, value in (("--temperature", temperature), ("--class-temperature", class_temperature)):
+        if value is not None and not (math.isfinite(value) and value > 0):  # before any file is read
+            raise UsageError(f"{flag} {value:g}; expected a finite number > 0")
     kwargs: dict[str, Any] = {} if temperature is None else {"temperature": temperature}
     if sml_stats is not None:
         kwargs["stats"] = SMLStats.load(sml_stats)

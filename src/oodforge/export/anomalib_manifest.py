@@ -84,12 +84,14 @@ def read_records(root: Path, splits: list[str] | None) -> tuple[list[Item], dict
     items: list[Item] = []
     per_split: dict[str, dict[str, int]] = {}
     seen: dict[str, int] = {}
-    for lineno, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
+    for lineno, raw in enumerate(manifest.read_bytes().splitlines(), 1):
+        if not raw.strip():
             continue
         where = f"{manifest}:{lineno}"
         try:
-            rec = json.loads(line)
+            rec = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise DataLayoutError(f"{where}: not UTF-8 text (byte {exc.start}); expected a JSON record") from None
         except json.JSONDecodeError as exc:
             raise DataLayoutError(f"{where}: not a JSON record ({exc.msg})") from None
         if not isinstance(rec, dict):

@@ -112,13 +112,13 @@ def read_manifest(path: Path) -> list[ManifestRecord]:
     if not path.is_file():
         raise InputFileError(f"{path}: manifest not found; expected the output root of `oodforge synth`")
     records = []
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:  # decoded line by line: a line that is not UTF-8 is one malformed record
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                records.append(ManifestRecord.from_json_dict(json.loads(line)))
-            except (json.JSONDecodeError, ValueError) as exc:
+                records.append(ManifestRecord.from_json_dict(json.loads(line.decode("utf-8"))))
+            except ValueError as exc:  # UnicodeDecodeError, json.JSONDecodeError, pydantic's ValidationError
                 first = str(exc).splitlines()[0]
                 raise InputFileError(f"{path}:{lineno}: malformed manifest record ({first})") from None
     return records

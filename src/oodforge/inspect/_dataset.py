@@ -64,13 +64,15 @@ def load_any(root: Path) -> Dataset:
         raise DataLayoutError(f"{root}: not a folder; expected the output root of {_PRODUCERS}")
     layout = DatasetLayout(root)
     path = layout.manifest_path
+    if path.is_dir():
+        raise DataLayoutError(f"{path}: is a folder; expected the manifest file of {_PRODUCERS}")
     if not path.is_file():
         raise DataLayoutError(
             f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output root of {_PRODUCERS}"
         )
     data = Dataset(layout, "synth")
     first: tuple[int, str] | None = None
-    with path.open(encoding="utf-8") as fh:
+    with path.open("rb") as fh:  # decoded line by line: a non-UTF-8 line is a malformed record, not a crash
         for lineno, line in enumerate(fh, 1):
             if not line.strip():
                 continue
@@ -86,10 +88,10 @@ def load_any(root: Path) -> Dataset:
     return data
 
 
-def _read_line(path: Path, lineno: int, line: str, data: Dataset) -> str:
+def _read_line(path: Path, lineno: int, line: bytes, data: Dataset) -> str:
     """Parse one line into ``data``; return its kind (``synth`` or ``render``)."""
     try:
-        obj = json.loads(line)
+        obj = json.loads(line.decode("utf-8"))
         if not isinstance(obj, dict):
             raise ValueError(f"expected a JSON object, got {type(obj).__name__}")
         kind = obj.get("kind")
@@ -105,7 +107,7 @@ def _read_line(path: Path, lineno: int, line: str, data: Dataset) -> str:
         where = ".".join(str(part) for part in err["loc"]) or "record"
         first = f"{str(exc).splitlines()[0]}; first: {where}: {err['msg']}"
         raise InputFileError(f"{path}:{lineno}: malformed manifest record ({first})") from None
-    except ValueError as exc:  # json.JSONDecodeError, or a line that is not a record
+    except ValueError as exc:  # UnicodeDecodeError, json.JSONDecodeError, or a line that is not a record
         first = str(exc).splitlines()[0]
         raise InputFileError(f"{path}:{lineno}: malformed manifest record ({first})") from None
 

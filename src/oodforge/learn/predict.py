@@ -24,6 +24,7 @@ import torch
 from oodforge._io import atomic_write_bytes, encode_png, read_image_rgb
 from oodforge.errors import InputFileError, UsageError
 from oodforge.eval.score_io import write_score_map
+from oodforge.models._weights import describe_load_error
 from oodforge.models.convention import InputConvention, prepare_input, restore_logits
 from oodforge.sources.cityscapes_labels import LABELS, train_id_colors
 
@@ -35,6 +36,7 @@ __all__ = [
     "predict_arrays",
     "predict_folder",
     "predict_image",
+    "resolve_device",
     "train_id_to_label_id_lut",
 ]
 
@@ -89,24 +91,48 @@ def _energy(_model: torch.nn.Module, out: dict[str, torch.Tensor]) -> torch.Tens
     return -torch.logsumexp(out["logits"].float(), dim=1)
 
 
+def resolve_device(device: str | None) -> str:
+    """``device``, or ``cuda`` when present else ``cpu``; checked here, before any file is read.
+
+    Raises:
+        UsageError: not a torch device name, or a device this machine does not have (e.g. ``cuda:3``).
+    """
+    if device is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, ValueError):
+        dev = torch.device("meta")
+    if dev.type == "meta":  # holds no data: not a device to run on
+        raise UsageError(f"--device {device!r}: not a torch device to run on; expected cpu, cuda or cuda:N")
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise UsageError(f"--device {device!r}: no CUDA device on this machine; use --device cpu")
+    try:
+        torch.empty(0, device=dev)  # a device index out of range, a backend not built in or not present
+    except Exception as exc:  # backends raise RuntimeError, AssertionError, ...
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        raise UsageError(f"--device {device!r}: not usable here ({type(exc).__name__}: {first})") from None
+    return device
+
+
 def load_module(checkpoint: str | Path, device: str | None = None) -> torch.nn.Module:
     """Load an ``oodforge train`` checkpoint in eval mode (on CUDA when present unless ``device``).
 
     Raises:
         InputFileError: missing file, or a file that is not an ``oodforge train`` checkpoint.
     """
-    from oodforge.learn.lightning_module import OodforgeModule
-
     path = Path(checkpoint)
+    dev = resolve_device(device)
     if not path.is_file():
-        raise InputFileError(f"{path}: checkpoint not found")
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        what = "is a folder" if path.is_dir() else "not found"
+        raise InputFileError(f"{path}: checkpoint {what}; expected a checkpoint file written by `oodforge train`")
+    from oodforge.learn.lightning_module import OodforgeModule  # Lightning: imported once the file is there
+
     try:
         module = OodforgeModule.load_from_checkpoint(path, map_location=dev)
     except Exception as exc:  # Lightning/torch raise many kinds for foreign files
-        first = (str(exc).strip().splitlines() or [""])[0][:200]
         raise InputFileError(
-            f"{path}: not a checkpoint written by `oodforge train` ({type(exc).__name__}: {first}); for a plain "
+            f"{path}: not a checkpoint written by `oodforge train` ({describe_load_error(exc)}); for a plain "
             "state dict use --model NAME --weights PATH"
         ) from None
     module.eval()
@@ -164,7 +190,7 @@ def load_predictor(
         )
     if model is None or weights is None:
         raise UsageError("--model and --weights go together: a registered model name and its weights file")
-    dev = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dev = resolve_device(device)
     net = create_model(model, num_classes=num_classes, pretrained_path=weights).eval().to(dev)
     conv = type(net).input_convention.override(**(overrides or {}))
     return Predictor(net, conv, int(net.num_classes), _energy, f"{model} with {Path(weights).name}")

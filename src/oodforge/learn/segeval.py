@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from oodforge._io import atomic_write_bytes, encode_png
+from oodforge.errors import UsageError
 from oodforge.learn.predict import Predictor, predict_arrays
 from oodforge.metrics import SemanticMetrics, SemanticResult
 from oodforge.sources.cityscapes import frame_paths, list_image_ids, load_label_ids
@@ -42,9 +43,17 @@ def segment_evaluate(
         vis_dir: write ``image | prediction | ground truth`` PNGs for the first ``n_vis`` images here.
         n_vis: number of visualisations.
         progress: ``progress(done, total)``.
+
+    Raises:
+        UsageError: ``limit`` < 1 or ``n_vis`` < 0.
+        DataLayoutError: ``root`` / ``split`` is not a Cityscapes split with labels.
     """
     from oodforge._io import read_image_rgb
 
+    if limit is not None and limit < 1:
+        raise UsageError(f"--limit {limit}; expected an image count >= 1 (or no --limit: every image)")
+    if n_vis < 0:
+        raise UsageError(f"--n-vis {n_vis}; expected a count >= 0")
     ids = list_image_ids(root, split)[:limit]
     lut, pal = label_id_to_train_id_lut(), train_id_colors()
     k = max(predictor.num_classes, N_EVAL_CLASSES)

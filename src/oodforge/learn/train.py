@@ -19,8 +19,10 @@ import yaml
 from torch.utils.data import DataLoader, Dataset, Sampler
 
 from oodforge._io import atomic_write_text
+from oodforge._paths import check_output_folder
 from oodforge._seeding import stable_uint64
 from oodforge.errors import UsageError
+from oodforge.learn._checkpoint import check_state_fits, read_checkpoint
 from oodforge.learn.train_config import TrainConfig, load_train_config
 from oodforge.models import InputConvention, is_model, list_models, model_convention
 
@@ -82,24 +84,20 @@ def training_convention(cfg: TrainConfig) -> InputConvention:
 
 
 def check_run_inputs(cfg: TrainConfig) -> None:
-    """Fail early, in one line, on a model name or an initial checkpoint that cannot work."""
+    """Fail early, in one line, on a model name, an initial checkpoint or an output folder that cannot work."""
     if not is_model(cfg.model.name):
         raise UsageError(f"model.name: {cfg.model.name!r} is not a registered model; expected one of "
                          f"{', '.join(list_models())}")  # fmt: skip
     init = cfg.model.init_checkpoint
     if init is not None and not Path(init).is_file():
         raise UsageError(f"model.init_checkpoint: {init} not found; expected a checkpoint of `oodforge train`")
+    check_output_folder(Path(cfg.output_dir), "output_dir")
 
 
 def _init_state(path: str) -> dict[str, torch.Tensor]:
     """The model weights of an ``oodforge train`` checkpoint (``model.*`` entries of its state dict)."""
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=False)["state_dict"]
-    except Exception as exc:  # torch / pickle raise many kinds
-        raise UsageError(
-            f"model.init_checkpoint: {path} is not a checkpoint of `oodforge train` ({type(exc).__name__}); "
-            "for published weights use model.pretrained_path"
-        ) from None
+    hint = "; for published weights use model.pretrained_path"
+    state = read_checkpoint(path, "model.init_checkpoint", hint)["state_dict"]
     return {k.removeprefix("model."): v for k, v in state.items() if k.startswith("model.")}
 
 
@@ -157,16 +155,16 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
 
     cfg = config if isinstance(config, TrainConfig) else load_train_config(config)
     out = Path(cfg.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
-    ckpt_path: str | None = None
     check_run_inputs(cfg)
+    ckpt_path: str | None = None
+    resume_state: dict[str, torch.Tensor] | None = None
+    flag = "--resume" if resume is True else "--checkpoint"
     if resume:
         ckpt = out / "checkpoints" / "last.ckpt" if resume is True else Path(resume)
-        if not ckpt.is_file():
-            flag = "--resume" if resume is True else "--checkpoint"
-            raise UsageError(f"{flag}: checkpoint {ckpt} not found")
+        resume_state = read_checkpoint(ckpt, flag)["state_dict"]
         ckpt_path = str(ckpt)
+    init = cfg.model.init_checkpoint if ckpt_path is None else None
+    init_state = _init_state(init) if init else None
     torch.manual_seed(cfg.seed)
     train_ds, val_ds = build_datasets(cfg)
     weights = None
@@ -180,17 +178,17 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
     loader_kw: dict[str, Any] = {"num_workers": d.num_workers, "persistent_workers": d.num_workers > 0}
     train_dl = DataLoader(train_ds, batch_size=d.batch_size, sampler=sampler, drop_last=True, **loader_kw)
     val_dl = DataLoader(val_ds, batch_size=d.val_batch_size, shuffle=False, **loader_kw)
-    if ckpt_path is None and cfg.model.init_checkpoint:
-        module = OodforgeModule(cfg.model_dump(mode="json"), _class_weights(cfg, train_ds))
-        try:
-            module.model.load_state_dict(_init_state(cfg.model.init_checkpoint))
-        except RuntimeError as exc:
-            first = (str(exc).strip().splitlines() or [""])[0]
-            where = f"model.init_checkpoint: {cfg.model.init_checkpoint}"
-            what = f"model {cfg.model.name!r} with {cfg.model.num_classes} classes"
-            raise UsageError(f"{where} does not fit {what} ({first})") from None
-    else:
-        module = OodforgeModule(cfg.model_dump(mode="json"), _class_weights(cfg, train_ds))
+    module = OodforgeModule(cfg.model_dump(mode="json"), _class_weights(cfg, train_ds))
+    what = f"model {cfg.model.name!r} with {cfg.model.num_classes} classes"
+    if init_state is not None:
+        check_state_fits(module.model, init_state, "model.init_checkpoint", str(init), what)
+        module.model.load_state_dict(init_state)
+    if resume_state is not None:
+        check_state_fits(module, resume_state, flag, str(ckpt_path), f"the run of this config ({what})")
+        del resume_state  # Lightning reads the checkpoint itself
+    # written only now: a run that fails on its inputs leaves an earlier run's files as they were
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(out / "config.resolved.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     oc, tc = cfg.optim, cfg.trainer
     csv_logger = CSVLogger(out, name="csv")
     checkpoints = ModelCheckpoint(

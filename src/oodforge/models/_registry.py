@@ -145,7 +145,9 @@ def create_model(
                 (int(state[k].shape[a]) - e for k, (a, e) in axes.items() if k in state and state[k].ndim > a), None
             )
             if num_classes is None:
-                raise UsageError(f"cannot tell the class count of {path} for model `{name}`; pass num_classes")
+                raise UsageError(
+                    f"cannot tell the class count of {path} for model `{name}`; pass num_classes (--num-classes)"
+                )
     if num_classes is None:
         num_classes = 19
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:

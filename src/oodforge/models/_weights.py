@@ -19,6 +19,7 @@ counts and the first keys.
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,11 +30,36 @@ from torch import nn
 
 from oodforge.errors import InputFileError
 
-__all__ = ["LoadReport", "apply_state_dict", "check_weights_path", "load_model_weights", "read_state_dict"]
+__all__ = [
+    "LoadReport",
+    "apply_state_dict",
+    "check_weights_path",
+    "describe_load_error",
+    "load_model_weights",
+    "read_state_dict",
+]
 
 _CONTAINER_KEYS = ("state_dict", "model_state", "model", "teacher")
 #: Module names of eager-mode quantisation bookkeeping (QuantStub, DeQuantStub, FloatFunctional).
 _QUANT_MODULES = ("quant", "dequant", "ff")
+#: The reason inside torch's weights-only unpickling message (the rest is boilerplate about ``weights_only``).
+_WEIGHTS_ONLY_REASON = re.compile(r"WeightsUnpickler error:\s*(.+?)\s*(?:\n\s*\n|$)", re.S)
+
+
+def describe_load_error(exc: BaseException) -> str:
+    """``Type: reason`` of a failed ``torch.load`` (or Lightning load), on one line of at most ~200 characters.
+
+    Example:
+        >>> describe_load_error(EOFError("Ran out of input"))
+        'EOFError: Ran out of input'
+    """
+    text = str(exc).strip()
+    match = _WEIGHTS_ONLY_REASON.search(text)
+    reason = (match.group(1) if match else text).strip()
+    first = (reason.splitlines() or [""])[0]
+    if len(first) > 160:
+        first = first[:157] + "..."
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 @dataclass(frozen=True)
@@ -72,6 +98,8 @@ def check_weights_path(path: str | Path, what: str = "weights") -> Path:
         InputFileError: The file does not exist or is a directory.
     """
     p = Path(path).expanduser()
+    if p.is_dir():
+        raise InputFileError(f"{what} file {p} is a folder; expected a state-dict file (torch.save format)")
     if not p.is_file():
         raise InputFileError(f"{what} file not found: {p} (weights are only read from local files)")
     return p
@@ -105,8 +133,7 @@ def _read(path: str | Path, what: str) -> tuple[dict[str, torch.Tensor], list[st
             warnings.filterwarnings("ignore", message=".*(TypedStorage|quantize_per_tensor).*")
             obj = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for corrupt / non-weights files
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        raise InputFileError(f"cannot read {what} file {p}: {type(exc).__name__}: {first}") from None
+        raise InputFileError(f"cannot read {what} file {p}: {describe_load_error(exc)}") from None
     while isinstance(obj, Mapping):
         inner = next((obj[k] for k in _CONTAINER_KEYS if isinstance(obj.get(k), Mapping)), None)
         if inner is None:

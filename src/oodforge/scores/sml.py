@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from oodforge._array_files import load_array_file
 from oodforge.errors import InputFileError, ShapeError, ValueCheckError
 from oodforge.scores._backend import get_backend, is_tensor, prepare_logits
 from oodforge.scores._registry import register_score
@@ -73,18 +75,26 @@ class SMLStats:
         return cls(means=np.asarray(data["means"]), stds=np.asarray(data["stds"]), counts=np.asarray(data["counts"]))
 
     def save(self, path: str | os.PathLike[str]) -> None:
-        """Write the three arrays to ``path`` as an ``.npz`` archive (the path is used as given)."""
-        with open(path, "wb") as fh:
+        """Write the three arrays to ``path`` as an ``.npz`` archive, atomically (the path is used as given)."""
+        from oodforge._io import atomic_writer
+
+        with atomic_writer(Path(path)) as fh:
             np.savez(fh, means=self.means, stds=self.stds, counts=self.counts)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> SMLStats:
         """Read an archive written by :meth:`save`."""
+        what = "SML statistics .npz"
+        data = load_array_file(Path(path), what)
+        if not isinstance(data, dict):
+            raise InputFileError(
+                f"{path}: not a readable {what} (found one array of shape {data.shape}; expected the entries "
+                f"{', '.join(_KEYS)} written by SMLStats.save)"
+            )
         try:
-            with np.load(path, allow_pickle=False) as npz:
-                return cls.from_dict({k: npz[k] for k in npz.files})
-        except (OSError, ValueError, KeyError) as exc:
-            raise InputFileError(f"{path}: not a readable SML statistics .npz ({exc})") from exc
+            return cls.from_dict(data)
+        except ValueError as exc:  # ShapeError / ValueCheckError: wrong keys, shapes or values
+            raise InputFileError(f"{path}: not a readable {what} ({exc})") from None
 
 
 def _pairs(logits: Any, labels: Any) -> Iterator[tuple[Any, Any]]:

@@ -101,10 +101,13 @@ def list_image_ids(root: Path, split: str) -> list[str]:
     """Sorted image ids of a split, after checking the layout.
 
     Raises:
-        DataLayoutError: ``leftImg8bit/<split>`` is missing or holds no image, ``gtFine/<split>`` is
-            missing, an image lies in a city folder its name does not start with, or images lack
-            their ``*_gtFine_labelIds.png``.
+        DataLayoutError: ``root`` is no folder, ``leftImg8bit/<split>`` is missing or holds no image,
+            ``gtFine/<split>`` is missing, an image lies in a city folder its name does not start with, or
+            images lack their ``*_gtFine_labelIds.png``.
     """
+    if not root.is_dir():
+        found = "not a folder" if root.exists() else "Cityscapes root not found"
+        raise DataLayoutError(f"{root}: {found}; {_expected(root, split)}")
     img_dir = root / "leftImg8bit" / split
     if not img_dir.is_dir():
         raise DataLayoutError(f"{img_dir}: Cityscapes image folder not found; {_expected(root, split)}")
