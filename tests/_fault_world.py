@@ -169,6 +169,7 @@ def build_fault_world(w: Path) -> Path:
     _write(w / "imgs" / "x_leftImg8bit.png", encode_image(image, "png"))
     _write(w / "trunc.png", encode_image(image, "png")[:60])
     _write(w / "imgs_trunc" / "y.png", encode_image(image, "png")[:60])
+    _write(w / "imgs_trunc" / "z_leftImg8bit.png", encode_image(image, "png"))
     _render(w / "rd")
     _write(w / "empty.yaml", b"")
     _write(w / "garbage.yaml", GARBAGE)

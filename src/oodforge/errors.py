@@ -6,6 +6,9 @@ single input sample that could not be processed (recorded as ``failed``, exit co
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 __all__ = [
     "ConfigError",
     "DataLayoutError",
@@ -15,6 +18,7 @@ __all__ = [
     "ShapeError",
     "UsageError",
     "ValueCheckError",
+    "every_sample_needed",
 ]
 
 
@@ -48,3 +52,17 @@ class ValueCheckError(OodforgeError, ValueError):
 
 class SampleError(OodforgeError):
     """One sample (image) failed; the run goes on and records the reason."""
+
+
+@contextmanager
+def every_sample_needed() -> Iterator[None]:
+    """For commands whose one result needs every sample (preview, segeval, a single-image predict).
+
+    Batch commands that write per sample (synth, render, preprocess, predict on a folder) skip a damaged
+    sample, name it and exit 1. A command that cannot produce its result without that sample stops: inside
+    this block a :class:`SampleError` becomes an :class:`InputFileError` (exit 2) with the same message.
+    """
+    try:
+        yield
+    except SampleError as exc:
+        raise InputFileError(str(exc)) from None

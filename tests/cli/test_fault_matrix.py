@@ -82,7 +82,7 @@ STATS = [
 ]
 PREVIEW = [
     case("missing", "preview {w}/nope --out {o}/p.png", 2, "{w}/nope", absent="p.png"),
-    case("truncated-png", "preview {w}/ds_trunc --out {o}/p.png", 1, "aachen_000001_000019.png", absent="p.png"),
+    case("truncated-png", "preview {w}/ds_trunc --out {o}/p.png", 2, "aachen_000001_000019.png", absent="p.png"),
     case("out-is-a-folder", PV + "{o}/adir", 2, "--out {o}/adir: is a folder", keep="adir/keep.png"),
     case("out-under-a-file", PV + "{o}/afile/p.png", 2, "{o}/afile is a file, not a folder"),
     case("out-name-too-long", PV + "{o}/" + LONG, 2, f"{{o}}/{LONG}: file name too long"),
@@ -139,8 +139,7 @@ PREDICT = [
     case("ckpt-is-a-folder", "predict {w}/img.png {o}/o.png -c {o}/adir", 2, "{o}/adir: checkpoint is a folder"),
     case("ckpt-garbage", "predict {w}/img.png {o}/o.png -c {w}/junk.ckpt", 2, "{w}/junk.ckpt: not a checkpoint"),
     case("ckpt-foreign", "predict {w}/img.png {o}/o.png -c {w}/w.pth", 2, "{w}/w.pth: not a checkpoint"),
-    case("truncated-image", "predict {w}/trunc.png {o}/o.png" + M, 1, "{w}/trunc.png: unreadable", absent="o.png"),
-    case("truncated-in-folder", "predict {w}/imgs_trunc {o}/p" + M, 1, "imgs_trunc/y.png: unreadable", absent="p"),
+    case("truncated-image", "predict {w}/trunc.png {o}/o.png" + M, 2, "{w}/trunc.png: unreadable", absent="o.png"),
     case("out-is-a-folder", "predict {w}/img.png {o}/adir" + M, 2, "OUT {o}/adir: is a folder", keep="adir/k.png"),
     case("out-under-a-file", "predict {w}/img.png {o}/afile/o.png" + M, 2, "{o}/afile is a file, not a folder"),
     case("folder-out-is-a-file", "predict {w}/imgs {o}/afile" + M, 2, "OUT {o}/afile: is a file"),
@@ -163,7 +162,7 @@ SEGEVAL = [
     case("root-is-a-file", "segeval --root {w}/afile" + M, 2, "{w}/afile: not a folder"),
     case("weights-garbage", "segeval --root {w}/cs --model erfnet --weights {w}/junk.pth", 2, "{w}/junk.pth"),
     case("ckpt-garbage", "segeval --root {w}/cs -c {w}/junk.ckpt", 2, "{w}/junk.ckpt: not a checkpoint"),
-    case("truncated-image", "segeval --root {w}/cs_trunc" + M, 1, "aachen_000000_000019_leftImg8bit.png"),
+    case("truncated-image", "segeval --root {w}/cs_trunc" + M, 2, "aachen_000000_000019_leftImg8bit.png"),
     case("vis-is-a-file", SE + " --vis {o}/afile", 2, "--vis {o}/afile: is a file", keep="afile"),
     case("vis-enospc", SE + " --vis {o}/v", 1, f"{{o}}/{VIS}: no space left", keep=VIS, disk=ENOSPC),
     case("vis-erofs", SE + " --vis {o}/v", 2, f"{{o}}/{VIS}: read-only", keep=VIS, disk=EROFS),
@@ -281,3 +280,16 @@ def test_stats_reports_unreadable_files_and_exits_0(world: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "Traceback" not in res.output and not res.stderr.strip()
     assert "not measured (" + str(world / "ds_trunc/train/images/aachen_000001_000019.png") in res.output
+
+
+def test_predict_folder_skips_an_unreadable_image_and_exits_1(world: Path, tmp_path: Path) -> None:
+    """A batch command goes on past a bad sample, names it and exits 1 (like synth and render)."""
+    out = tmp_path / "p"
+    opts = M.replace("{w}", str(world)).split()
+    res = runner.invoke(app, ["predict", str(world / "imgs_trunc"), str(out), *opts])
+    assert res.exit_code == 1, res.output
+    assert "Traceback" not in res.output
+    assert f"{world / 'imgs_trunc' / 'y.png'}: unreadable" in res.stderr
+    assert "1 image(s) could not be read and were skipped" in res.stderr
+    assert (out / "labelIds" / "z.png").is_file() and (out / "scores" / "z.npy").is_file()
+    assert not (out / "labelIds" / "y.png").exists()

@@ -6,10 +6,11 @@ import importlib.util
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from oodforge._paths import check_output_file, check_output_folder
-from oodforge.cli._common import console, handle_errors
+from oodforge.cli._common import EXIT_FAILED_SAMPLES, console, err_console, handle_errors
 from oodforge.cli._model_options import (
     ChannelOrderOpt,
     CheckpointOpt,
@@ -96,10 +97,20 @@ def register(app: typer.Typer) -> None:
         if source.is_file():
             console.print(f"overlay: {predict_image(pred, source, out)}")
             return
+        failures: list[tuple[Path, str]] = []
         with staged_progress() as progress:
-            n = predict_folder(pred, source, out, logits=logits, progress=lambda d, t: progress("predict", d, t))  # type: ignore[operator]
+            n = predict_folder(
+                pred, source, out, logits=logits, failures=failures,
+                progress=lambda d, t: progress("predict", d, t),  # type: ignore[operator]
+            )  # fmt: skip
         extra = f", logits in {out / 'logits'}" if logits else ""
         console.print(f"{n} image(s): labelIds in {out / 'labelIds'}, anomaly scores in {out / 'scores'}{extra}")
+        for _path, reason in failures[:20]:
+            err_console.print(f"[red]failed[/] {escape(reason)}", highlight=False, soft_wrap=True)
+        if failures:
+            more = " (first 20 shown)" if len(failures) > 20 else ""
+            err_console.print(f"{len(failures)} image(s) could not be read and were skipped{more}", highlight=False)
+            raise typer.Exit(EXIT_FAILED_SAMPLES)
 
     @app.command()
     @handle_errors

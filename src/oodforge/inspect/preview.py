@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from oodforge._io import atomic_write_bytes, encode_png, read_bytes, read_image_rgb, read_label_png
+from oodforge.errors import every_sample_needed
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
 from oodforge.inspect._dataset import decode_npy_mask, idmap_from_masks, load_any, output_paths
@@ -71,14 +72,16 @@ def make_contact_sheet(
         its header (``header_height`` of its number of lines, :data:`HEADER_H` for one) above the panels.
 
     Raises:
-        InputFileError, DataLayoutError, UsageError: not a dataset, unknown split, bad ``n``.
-        SampleError: an output file of a chosen record is missing or unreadable.
+        InputFileError, DataLayoutError, UsageError: not a dataset, unknown split, bad ``n``, or an output
+            file of a chosen record missing or unreadable.
     """
     data = load_any(root)
-    if data.kind == "render":
-        return stack_rows(render_rows(data.layout, data.render, n=n, split=split, seed=seed, panel_width=panel_width))
-    chosen = select_records(data.synth, n=n, split=split, seed=seed)
-    return stack_rows([_render_row(data.layout, rec, panel_width) for rec in chosen])
+    with every_sample_needed():
+        if data.kind == "render":
+            rows = render_rows(data.layout, data.render, n=n, split=split, seed=seed, panel_width=panel_width)
+            return stack_rows(rows)
+        chosen = select_records(data.synth, n=n, split=split, seed=seed)
+        return stack_rows([_render_row(data.layout, rec, panel_width) for rec in chosen])
 
 
 def write_preview(

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from oodforge._io import atomic_write_bytes, encode_png, read_image_rgb
-from oodforge.errors import InputFileError, UsageError
+from oodforge.errors import InputFileError, SampleError, UsageError, every_sample_needed
 from oodforge.eval.score_io import write_score_map
 from oodforge.models._weights import describe_load_error
 from oodforge.models.convention import InputConvention, prepare_input, restore_logits
@@ -211,7 +211,8 @@ def _heat(score: np.ndarray) -> np.ndarray:
 
 def predict_image(predictor: Predictor, image_path: Path, out_png: Path) -> Path:
     """Write ``image | segmentation overlay | anomaly heat map`` side by side as one PNG."""
-    image = read_image_rgb(image_path)
+    with every_sample_needed():
+        image = read_image_rgb(image_path)
     pred, score = predict_arrays(predictor, image)
     pred = np.where(pred < 19, pred, 255).astype(np.uint8)
     seg = (0.5 * image + 0.5 * train_id_colors()[pred]).astype(np.uint8)
@@ -227,20 +228,34 @@ def predict_folder(
     *,
     logits: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    failures: list[tuple[Path, str]] | None = None,
 ) -> int:
     """Predict every image under ``folder`` (recursively); returns the number of images written.
 
     Writes ``labelIds/<id>.png`` (Cityscapes label ids; a void output class becomes 0 ``unlabeled``),
     ``scores/<id>.npy`` (float16 anomaly score) and, with ``logits``, ``logits/<id>.npy`` (float16
     (C, H, W) logits at the image size, for ``oodforge score`` with any method).
+
+    An image that cannot be read is skipped and appended to ``failures`` as (path, reason) when a list is
+    given (the other images are still predicted); without a list its :class:`SampleError` propagates.
     """
     files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTS)
     if not files:
         raise InputFileError(f"{folder}: no images ({', '.join(IMAGE_EXTS)}) found")
     lut = train_id_to_label_id_lut()
+    written = 0
     for i, path in enumerate(files):
         image_id = path.stem.removesuffix("_leftImg8bit")
-        out, score_t = predictor.run(read_image_rgb(path))
+        try:
+            image = read_image_rgb(path)
+        except SampleError as exc:
+            if failures is None:
+                raise
+            failures.append((path, str(exc)))
+            if progress:
+                progress(i + 1, len(files))
+            continue
+        out, score_t = predictor.run(image)
         pred = out.argmax(0).to(torch.uint8).cpu().numpy()
         atomic_write_bytes(out_dir / "labelIds" / f"{image_id}.png", encode_png(lut[pred], 3))
         write_score_map(out_dir / "scores" / f"{image_id}.npy", score_t.cpu().numpy())
@@ -248,6 +263,7 @@ def predict_folder(
             buf = io.BytesIO()
             np.save(buf, np.clip(out.cpu().numpy(), -65504, 65504).astype(np.float16), allow_pickle=False)
             atomic_write_bytes(out_dir / "logits" / f"{image_id}.npy", buf.getvalue())
+        written += 1
         if progress:
             progress(i + 1, len(files))
-    return len(files)
+    return written
