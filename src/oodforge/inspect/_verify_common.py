@@ -17,6 +17,7 @@ from oodforge.config.identity import config_sha256
 from oodforge.errors import ConfigError, SampleError
 from oodforge.export.layout import DatasetLayout
 from oodforge.inspect._dataset import decode_unchanged
+from oodforge.inspect._digests import DigestSet, digest64
 
 __all__ = [
     "Checked",
@@ -138,21 +139,32 @@ def check_config_sha(job: VerifyJob, found: str, problems: list[str]) -> None:
 
 
 class OrderCheck:
-    """(split, image_id) keys sorted in plain string order, each once; fed one key at a time."""
+    """(split, image_id) keys sorted in plain string order, each once; fed one key at a time.
+
+    While the keys come sorted a duplicate can only follow its twin, so 8 bytes per key are kept (their
+    digests); after the first key out of order, membership switches to an exact set of those digests.
+    """
 
     def __init__(self) -> None:
-        self.seen: set[tuple[str, str]] = set()
+        self._digests = DigestSet()
+        self._seen: set[int] | None = None
         self.prev: tuple[str, str] | None = None
         self.problems: list[str] = []
 
     def add(self, key: tuple[str, str]) -> None:
         """Check the next key of the manifest."""
         split, image_id = key
-        if key in self.seen:
+        text = f"{split}\0{image_id}"
+        if self._seen is None and self.prev is not None and key < self.prev:
+            self._seen = self._digests.digests()
+        duplicate = key == self.prev if self._seen is None else digest64(text) in self._seen
+        if duplicate:
             self.problems.append(f"{split}/{image_id}: duplicate manifest record")
         elif self.prev is not None and key < self.prev:
             self.problems.append(f"{split}/{image_id}: manifest out of order (after {self.prev[0]}/{self.prev[1]})")
-        self.seen.add(key)
+        self._digests.add(text)
+        if self._seen is not None:
+            self._seen.add(digest64(text))
         self.prev = key
 
 
@@ -193,7 +205,9 @@ def read_one(job: VerifyJob, out: Checked, prefix: str, key: str, rel: str, expe
     return blob
 
 
-def check_orphans(layout: DatasetLayout, splits: set[str], referenced: set[str], subdirs: Iterable[str]) -> list[str]:
+def check_orphans(
+    layout: DatasetLayout, splits: set[str], referenced: DigestSet | set[str], subdirs: Iterable[str]
+) -> list[str]:
     """Files under ``<split>/<subdir>`` (for every split folder) that no record references."""
     root = layout.root
     split_dirs = set(splits)

@@ -11,7 +11,8 @@ Read-only: nothing under the dataset root is created, changed or removed. Every 
 Scale: the manifest is streamed twice (a cheap first pass for the record kind, the key order and the
 progress total; then the checks), records are checked in parallel (``workers`` local processes or a Dask
 cluster) and their results gathered in manifest order, so the report is the same for any worker count or
-executor and memory holds the problem lines and the referenced paths, never the records.
+executor and memory holds the problem lines and 8-byte digests of the keys and referenced paths, never
+the records.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from oodforge._parallel import check_options, run_tasks
 from oodforge.errors import DataLayoutError, InputFileError
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
+from oodforge.inspect._digests import DigestSet
 from oodforge.inspect._verify_common import Checked, Progress, VerifyJob, VerifyReport, check_orphans, config_shas
 from oodforge.inspect._verify_manifest import MANIFEST, Line, iter_lines, parse_line, scan_manifest
 from oodforge.inspect._verify_render import RENDER_SUBDIRS, check_render
@@ -71,7 +73,7 @@ def verify_dataset(
     report = VerifyReport(n_records=scan.n_records)
     job = VerifyJob(layout.root, scan.kind, scan.first_line, config_shas(layout, report), hashes_only)
     report.problems.extend(scan.problems)
-    referenced: set[str] = set()
+    referenced = DigestSet()  # 8 bytes per referenced path
     splits: set[str] = set()
     done = 0
     if progress is not None:
