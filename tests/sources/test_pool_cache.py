@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -219,3 +221,19 @@ def test_meta_arrays_of_the_wrong_shape(coco: Path, tmp_path: Path) -> None:
     with pytest.raises(DamagedPoolError) as exc:
         CocoPool.open(pool.path)
     assert str(exc.value) == f"{meta}: array 'bboxes' has shape (3, 3); expected (3, 4) as info.json records"
+
+
+def test_killed_build_folders_are_removed_when_stale(coco: Path, tmp_path: Path) -> None:
+    pool = load(coco, tmp_path)
+    parent = pool.path.parent
+    key = pool.path.name
+    stale, fresh, other = parent / f".tmp-{key}-dead1234", parent / f".tmp-{key}-live5678", parent / "mine"
+    for d in (stale, fresh, other):
+        d.mkdir()
+        (d / "masks.bin").write_bytes(b"x")
+    old = time.time() - coco_pool.STALE_BUILD_S - 60
+    os.utime(stale, (old, old))
+    os.utime(other, (old, old))
+    shutil.rmtree(pool.path)  # force a build
+    load(coco, tmp_path)
+    assert not stale.exists() and fresh.exists() and other.exists()

@@ -34,6 +34,7 @@ import operator
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -242,6 +243,7 @@ def load_or_build_pool(
             damage = exc
     try:
         parent.mkdir(parents=True, exist_ok=True)
+        _remove_stale_builds(parent, key)
         tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".tmp-{key}-"))
         apply_umask(tmp)
     except OSError as exc:
@@ -258,6 +260,21 @@ def load_or_build_pool(
     if damage is not None:
         pool.notes.append(f"COCO pool cache rebuilt, it was damaged: {damage}")
     return pool
+
+
+#: a build folder untouched this long belongs to a build that was killed (a live build writes every few s)
+STALE_BUILD_S = 6 * 3600
+
+
+def _remove_stale_builds(parent: Path, key: str) -> None:
+    """Delete ``.tmp-<key>-*`` build folders of killed builds of this pool (only oodforge's own names)."""
+    now = time.time()
+    for tmp in parent.glob(f".tmp-{key}-*"):
+        try:
+            if tmp.is_dir() and not tmp.is_symlink() and now - tmp.stat().st_mtime > STALE_BUILD_S:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            continue
 
 
 def _cache_error(where: Path, exc: OSError, final: Path, damage: DamagedPoolError | None) -> InputFileError:
