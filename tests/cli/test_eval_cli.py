@@ -5,12 +5,14 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from oodforge.benchmarks import list_benchmarks
 from oodforge.cli.main import app
 from oodforge.eval import evaluate
 from oodforge.scores import energy_score
@@ -138,6 +140,21 @@ def test_usage_errors(ds, extra, needle) -> None:
     _one_line_exit_2(_eval(root, scores, *extra), needle)
 
 
+def test_smiyc_scores_beyond_float16_exit_2_naming_the_file(ds) -> None:
+    root, _, scores, d = ds
+    s = scores[ef.IDS[1]].copy()
+    s[3, 3] = 7.1e4
+    np.save(d / f"{ef.IDS[1]}.npy", s)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        res = _eval(root, d, "--protocol", "smiyc")
+    needle = (
+        f"{ef.IDS[1]}.npy: scores up to 7.1e+04 exceed float16's maximum 65504; the smiyc protocol stores float16 "
+        "scores: rescale them or use --protocol fishyscapes"
+    )
+    assert _one_line_exit_2(res, needle).endswith(needle) and "NaN" not in res.output
+
+
 def test_wrong_root_and_missing_matplotlib(ds, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root, _, _, scores = ds
     _one_line_exit_2(_eval(tmp_path, scores), "no manifest.jsonl; expected the output root of `oodforge synth`")
@@ -189,6 +206,8 @@ def test_help_lists_the_verbs_and_options() -> None:
     text = runner.invoke(app, ["eval", "--help"]).output
     for opt in ("--benchmark", "--root", "--scores", "--split", "--protocol", "--out", "--plots"):
         assert opt in text
+    names = list_benchmarks()
+    assert len(names) >= 7 and all(name in text for name in names), text
     text = runner.invoke(app, ["score", "--help"]).output
     for opt in ("--method", "--temperature", "--sml-stats", "LOGITS_DIR", "OUT_DIR"):
         assert opt in text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -145,3 +146,20 @@ def test_other_benchmark_and_missing_scores(tmp_path: Path) -> None:
     write_scores(scores, {fid: label.astype(np.float32) for fid in bf.RA21_FIDS})
     rep = evaluate("road_anomaly_21", root, scores, components=False)
     assert rep.protocol == "smiyc" and rep.pixel.ap == 1.0 and rep.n_images == 3
+
+
+def test_smiyc_scores_beyond_float16_name_the_file(dataset, tmp_path: Path) -> None:
+    root, labels = dataset
+    scores = random_scores(labels, seed=4)  # float32 maps
+    scores[IDS[1]][3, 3] = 7.1e4  # a normal pixel
+    d = write_scores(tmp_path / "s", scores)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no raw numpy overflow warning on the way
+        with pytest.raises(InputFileError) as e:
+            evaluate("synth", root, d, protocol="smiyc")
+        rep = evaluate("synth", root, d)  # fishyscapes keeps float32: fine
+    assert str(e.value) == (
+        f"{d / (IDS[1] + '.npy')}: scores up to 7.1e+04 exceed float16's maximum 65504; the smiyc protocol stores "
+        "float16 scores: rescale them or use --protocol fishyscapes"
+    )
+    assert rep.pixel.num_positives == 1800 and rep.components is not None

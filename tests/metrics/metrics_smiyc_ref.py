@@ -2,6 +2,12 @@
 
 Written from the prose definition with ``np.quantile`` / ``np.histogram`` / ``np.argsort``; used as
 the reference the fast histogram implementation is tested against.
+
+The official code is pinned to numpy 1.23.3, whose value-based casting decides the outer edges:
+``vmin``, ``vmax`` are float16 scalars, so ``vmax - vmin`` is float16, but ``* 1e-2``,
+``np.maximum(.., 1e-2)`` and ``vmin - eps`` / ``vmax + eps`` mix a float16 scalar with a Python float
+and run in float64. Under numpy >= 2 (NEP 50) those lines would stay float16, so the casts are
+written out here (``outer_edges_123``) to give the numpy-1.23 edges whatever numpy runs the tests.
 """
 
 from __future__ import annotations
@@ -9,7 +15,23 @@ from __future__ import annotations
 import numpy as np
 
 
-def reference_frame(scores: np.ndarray, labels: np.ndarray, rule: str = "2023"):
+def outer_edges_123(vmin: np.float16, vmax: np.float16) -> np.ndarray:
+    """``[vmin - eps, vmax + eps]`` of the official code as numpy 1.23 computes it (float16 span, float64 rest)."""
+    with np.errstate(over="ignore"):
+        span = np.float16(vmax) - np.float16(vmin)  # float16 scalar op float16 scalar: float16, inf past 65504
+    eps = np.maximum(np.float64(span) * 1e-2, 1e-2)  # float16 scalar * Python float: float64 in numpy 1.23
+    return np.asarray([np.float64(vmin) - eps, np.float64(vmax) + eps])
+
+
+def outer_edges_nep50(vmin: np.float16, vmax: np.float16) -> np.ndarray:
+    """The same lines under numpy >= 2 (NEP 50): everything stays float16 (for tests of the difference)."""
+    with np.errstate(over="ignore"):
+        span = np.float16(vmax) - np.float16(vmin)
+        eps = np.maximum(span * np.float16(1e-2), np.float16(1e-2))
+        return np.asarray([np.float16(vmin) - eps, np.float16(vmax) + eps], dtype=np.float16)
+
+
+def reference_frame(scores: np.ndarray, labels: np.ndarray, rule: str = "2023", outer=outer_edges_123):
     """One frame: descending lower edges, per-bin TP and FP, #pos, #neg (None if the ROI is empty)."""
     roi = labels < 255
     p = scores[roi].astype(np.float16)
@@ -17,15 +39,11 @@ def reference_frame(scores: np.ndarray, labels: np.ndarray, rule: str = "2023"):
     if p.size == 0:
         return None
     pos, neg = p[g], p[~g]
-    if rule == "2023":
-        vmin, vmax = np.min(p), np.max(p)
-        eps = np.maximum((vmax - vmin) * 1e-2, 1e-2)
-        edges = [np.asarray([vmin - eps, vmax + eps])]
-    else:
-        edges = [np.asarray([0, 1])]
+    edges = [outer(np.min(p), np.max(p))] if rule == "2023" else [np.asarray([0, 1])]
     for part in (pos, neg):
         if part.size:
-            edges.append(np.quantile(part, np.linspace(0, 1, min(384, part.size))))
+            with np.errstate(over="ignore", invalid="ignore"):  # float16 b - a overflows past 65504
+                edges.append(np.quantile(part, np.linspace(0, 1, min(384, part.size))))
     edges = np.unique(np.concatenate(edges))
     tp, _ = np.histogram(pos, bins=edges)
     fp, _ = np.histogram(neg, bins=edges)

@@ -135,6 +135,50 @@ def test_bad_inputs() -> None:
         ComponentMetrics().merge(ComponentMetrics("anomaly"))
 
 
+def test_nan_scores_and_nan_threshold_are_refused() -> None:
+    labels, pred = frame()
+    labels[10:20, 10:20] = 1
+    scores = pred.astype(np.float32)
+    scores[12, 12] = np.nan
+    with pytest.raises(ValueCheckError, match=r"^Expected no NaN in `predictions` on valid pixels, but got 1 NaN"):
+        component_metrics(scores, labels, threshold=0.5)
+    with pytest.raises(ValueCheckError, match=r"^Expected no NaN in `predictions`"):
+        ComponentMetrics(threshold=0.5).update(scores.astype(np.float16), labels)
+    labels[12, 12] = 255  # NaN on a void pixel is ignored, like the pixel metrics do
+    assert component_metrics(scores, labels, threshold=0.5).num_gt == 1
+    with pytest.raises(ValueCheckError, match=r"^Expected `threshold` to be a number, but got nan$"):
+        ComponentMetrics(threshold=float("nan"))
+    with pytest.raises(ValueCheckError, match="`threshold`"):
+        component_metrics(scores, labels, threshold=np.float16("nan"))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("shape", [(0, 0), (1, 0, 0), (2, 0, 5), (2, 5, 0)])
+def test_empty_frames_add_nothing(shape: tuple[int, ...]) -> None:
+    labels, pred = frame(20, 20)
+    labels[5:15, 5:15] = 1
+    pred[5:15, 5:15] = True
+    metric = ComponentMetrics(threshold=0.5)
+    metric.update(np.zeros(shape, np.float32), np.zeros(shape, np.uint8))
+    metric.update(pred.astype(np.float32), labels)
+    metric.update(np.zeros(shape, bool), np.zeros(shape, np.uint8))
+    assert metric.compute() == component_metrics(pred, labels)
+    assert component_metrics(np.zeros(shape, np.float32), np.zeros(shape, np.uint8), threshold=0.5).num_gt == 0
+    no_roi = np.full((20, 20), 255, np.uint8)
+    assert component_metrics(pred, no_roi).num_pred == 0
+
+
+def test_torch_bfloat16_scores_are_read_as_float32() -> None:
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(6)
+    labels = np.zeros((2, 40, 40), np.uint8)
+    labels[:, 5:20, 5:20] = 1
+    scores = rng.random((2, 40, 40)).astype(np.float32) * 0.4
+    scores[:, 6:21, 5:20] = 0.9
+    bf16 = torch.from_numpy(scores).to(torch.bfloat16)
+    r = component_metrics(bf16, torch.from_numpy(labels), threshold=0.5)
+    assert r == component_metrics(bf16.float().numpy(), labels, threshold=0.5) and r.num_gt == 2
+
+
 class TestComponentTester(MetricTester):
     def make(self) -> ComponentMetrics:
         return ComponentMetrics("obstacle", threshold=0.5)

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from metrics_tester import MetricTester, assert_results_equal
 from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
-from oodforge.errors import ShapeError, ValueCheckError
+from oodforge.errors import ShapeError, UsageError, ValueCheckError
 from oodforge.metrics import PixelMetrics, PixelResult, pixel_curves, pixel_metrics
 
 
@@ -155,6 +155,29 @@ def test_bad_arguments() -> None:
         pixel_metrics(np.zeros(2), np.array([0, 1]), fpr_mode="closest")  # type: ignore[arg-type]
     with pytest.raises(ValueCheckError, match="protocol"):
         PixelMetrics("smiyc").merge(PixelMetrics())
+
+
+@pytest.mark.parametrize("protocol", ["fishyscapes", "smiyc2021"])
+def test_index0_quirk_needs_smiyc(protocol: str) -> None:
+    msg = f"^Expected protocol 'smiyc' with `index0_quirk=True` .*, but got '{protocol}'$"
+    with pytest.raises(UsageError, match=msg):
+        PixelMetrics(protocol, index0_quirk=True)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=msg):
+        pixel_metrics(np.zeros((1, 2)), np.array([[0, 1]]), protocol, index0_quirk=True)  # type: ignore[arg-type]
+    with pytest.raises(UsageError, match=msg):
+        pixel_curves(np.zeros((1, 2)), np.array([[0, 1]]), protocol, index0_quirk=True)  # type: ignore[arg-type]
+    assert pixel_metrics(np.zeros((1, 2)), np.array([[0, 1]]), "smiyc", index0_quirk=True).auroc == 0.5
+
+
+@pytest.mark.parametrize("protocol", ["fishyscapes", "smiyc"])
+def test_torch_bfloat16_scores_are_read_as_float32(protocol: str, rng: np.random.Generator) -> None:
+    torch = pytest.importorskip("torch")
+    scores = torch.from_numpy(rng.random((2, 8, 8)).astype(np.float32)).to(torch.bfloat16)
+    labels = (rng.random((2, 8, 8)) < 0.3).astype(np.uint8)
+    r = pixel_metrics(scores, torch.from_numpy(labels), protocol)  # type: ignore[arg-type]
+    assert r == pixel_metrics(scores.float().numpy(), labels, protocol)  # type: ignore[arg-type]
+    with pytest.raises(ValueCheckError, match=r"^Expected `scores` to be a numeric array, but got torch\.float8"):
+        pixel_metrics(scores.to(torch.float8_e4m3fn), labels)
 
 
 def test_void_scores_may_be_nan() -> None:

@@ -62,15 +62,20 @@ def print_eval_report(report: EvalReport, out: Console | None = None, title: str
         out.print(f"note: {note}", highlight=False, markup=False, soft_wrap=True)
 
 
+def _benchmark_help() -> str:
+    """Help of ``--benchmark``: every registered benchmark name (the registry costs ~15 ms more)."""
+    from oodforge.benchmarks import list_benchmarks
+
+    return f"Benchmark: {', '.join(list_benchmarks())} (synth for `oodforge synth` output)."
+
+
 def register(app: typer.Typer) -> None:
     """Add ``eval`` and ``score`` to the app."""
 
     @app.command("eval")
     @handle_errors
     def eval_(
-        benchmark: Annotated[
-            str, typer.Option("--benchmark", "-b", help="Benchmark name (synth for `oodforge synth` output).")
-        ],
+        benchmark: Annotated[str, typer.Option("--benchmark", "-b", help=_benchmark_help())],
         root: Annotated[Path, typer.Option("--root", help="Benchmark dataset root.")],
         scores: Annotated[Path, typer.Option("--scores", help="Folder of <image_id>.npy / .npz (H, W) score maps.")],
         split: Annotated[str | None, typer.Option("--split", help="Split (default: the benchmark's).")] = None,

@@ -30,7 +30,7 @@ def _root(
 
 
 def _register() -> None:
-    from oodforge.cli import eval_cmd, export_cmd, inspect_cmd, learn_cmd, render_cmd, synth_cmd
+    from oodforge.cli import benchmark_cmd, eval_cmd, export_cmd, inspect_cmd, learn_cmd, render_cmd, synth_cmd
 
     synth_cmd.register(app)
     inspect_cmd.register(app)
@@ -38,6 +38,7 @@ def _register() -> None:
     learn_cmd.register(app)
     render_cmd.register(app)
     export_cmd.register(app)
+    benchmark_cmd.register(app)
 
 
 _register()

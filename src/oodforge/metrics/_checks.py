@@ -30,7 +30,8 @@ VOID_CODE = 2
 def as_array(x: Any, name: str) -> np.ndarray:
     """Convert an array-like (numpy array, list, CPU torch tensor) to a numpy array without copying.
 
-    Torch tensors are detached and moved to the CPU by duck typing, so torch is never imported.
+    Torch tensors are detached and moved to the CPU by duck typing, so torch is never imported;
+    bfloat16 tensors, which numpy cannot hold, become float32 (exact: every bfloat16 is a float32).
 
     Args:
         x: The input.
@@ -44,7 +45,13 @@ def as_array(x: Any, name: str) -> np.ndarray:
     """
     if hasattr(x, "detach") and hasattr(x, "cpu"):
         x = x.detach().cpu()
-    arr = np.asarray(x)
+        if str(getattr(x, "dtype", "")) == "torch.bfloat16":
+            x = x.float()
+    try:
+        arr = np.asarray(x)
+    except (TypeError, ValueError) as exc:  # e.g. torch float8 tensors, ragged lists
+        what = getattr(x, "dtype", type(x).__name__)
+        raise ValueCheckError(f"Expected `{name}` to be a numeric array, but got {what} ({exc})") from None
     if arr.dtype.kind not in "biuf":
         raise ValueCheckError(f"Expected `{name}` to be a numeric array, but got dtype {arr.dtype}")
     return arr

@@ -101,15 +101,39 @@ def histogram_by_code(keys: np.ndarray, codes: np.ndarray) -> np.ndarray:
     return hist
 
 
-def check_finite_hist(hist: np.ndarray) -> None:
+def _check_float16_range(valid: np.ndarray, protocol: str) -> None:
+    """Raise if finite ``valid`` scores overflow to +-inf when cast to float16 (|s| >= 65520)."""
+    if not valid.size or not np.isfinite(valid).all():
+        return
+    hi, lo = float(valid.max()), float(valid.min())
+    with np.errstate(over="ignore"):
+        over_hi, over_lo = np.isinf(np.float16(hi)), np.isinf(np.float16(lo))
+    if over_hi or over_lo:
+        found = f"up to {hi:.1e} exceed float16's maximum 65504" if over_hi else ""
+        found = found or f"down to {lo:.1e} exceed float16's minimum -65504"
+        raise ValueCheckError(
+            f"scores {found}; the {protocol} protocol stores float16 scores: rescale them or use --protocol fishyscapes"
+        )
+
+
+def check_finite_hist(
+    hist: np.ndarray, scores: np.ndarray | None = None, codes: np.ndarray | None = None, protocol: str = "smiyc"
+) -> None:
     """Raise if a key histogram counts any NaN or infinite score.
 
     Args:
         hist: (..., 65536) key counts.
+        scores: The scores the histogram was made from, before the float16 cast (optional).
+        codes: Their label codes (0 normal, 1 anomaly, 2 void), with ``scores``.
+        protocol: Protocol name used in the float16 overflow message.
 
     Raises:
-        ValueCheckError: If any count falls on a non-finite key.
+        ValueCheckError: If any count falls on a non-finite key; with ``scores`` and ``codes``, finite
+            valid scores beyond float16's range get their own message (the largest one, the fix).
     """
     bad = int(hist[..., :_FIRST_FINITE_KEY].sum() + hist[..., _LAST_FINITE_KEY + 1 :].sum())
-    if bad:
-        raise ValueCheckError(f"Expected `scores` to be finite on valid pixels, but got {bad} NaN or inf values")
+    if not bad:
+        return
+    if scores is not None and codes is not None and scores.dtype != np.float16:
+        _check_float16_range(scores[codes <= 1], protocol)
+    raise ValueCheckError(f"Expected `scores` to be finite on valid pixels, but got {bad} NaN or inf values")

@@ -15,9 +15,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from oodforge.metrics._checks import check_finite_pair, label_codes
+from oodforge.errors import UsageError, ValueCheckError
+from oodforge.metrics._checks import (
+    as_array,
+    check_choice,
+    check_finite_pair,
+    check_frames,
+    check_label_dtype,
+    check_same_shape,
+    label_codes,
+)
 from oodforge.metrics._curve import CurveStats, Multiset, exact_curve_points, exact_stats
 from oodforge.metrics._f16 import check_finite_hist, float16_keys, histogram_by_code, key_values32
 from oodforge.metrics.smiyc import (
@@ -31,7 +42,15 @@ from oodforge.metrics.smiyc import (
     trimmed_2021,
 )
 
-__all__ = ["BinnedState", "ExactState"]
+__all__ = [
+    "BinnedState",
+    "ExactState",
+    "PixelState",
+    "check_args",
+    "check_classes",
+    "check_inputs",
+    "new_state",
+]
 
 
 def _consolidate(chunks: list[np.ndarray], is_sorted: bool) -> list[np.ndarray]:
@@ -133,13 +152,18 @@ class BinnedState:
         return sum(f.thresholds.nbytes + f.tp.nbytes + f.fp.nbytes for f in self.frames)
 
     def update(self, scores: np.ndarray, labels: np.ndarray) -> None:
-        """Add (B, H, W) frames; scores are cast to float16 like the official submission files."""
+        """Add (B, H, W) frames; scores are cast to float16 like the official submission files.
+
+        Raises:
+            ValueCheckError: NaN or inf on valid pixels, or finite scores beyond float16's +-65504.
+        """
         with np.errstate(over="ignore"):
             keys = float16_keys(scores.astype(np.float16, copy=False))
         codes = label_codes(labels)
+        protocol = "smiyc" if self.rule == "2023" else "smiyc2021"
         for b in range(keys.shape[0]):
             hist = histogram_by_code(keys[b], codes[b])
-            check_finite_hist(hist)
+            check_finite_hist(hist, scores[b], codes[b], protocol)
             if hist.any():  # a frame without ROI pixels contributes nothing
                 self.frames.append(bins_from_histogram(hist, self.rule))
 
@@ -161,3 +185,53 @@ class BinnedState:
         p, n = self.counts
         thr, tp, fp = self._pooled(quirk)
         return anchored_2023(thr, tp, fp, p, n) if self.rule == "2023" else trimmed_2021(thr, tp, fp)
+
+
+PixelState = ExactState | BinnedState
+
+
+def check_args(protocol: str, fpr_mode: str, single_class: str, index0_quirk: bool) -> None:
+    """Validate the pixel-metric arguments.
+
+    Raises:
+        ValueCheckError: An unknown protocol, FPR mode or single-class policy.
+        UsageError: ``index0_quirk=True`` with a protocol other than ``smiyc`` (it has no such point).
+    """
+    check_choice(protocol, "protocol", ("fishyscapes", "smiyc", "smiyc2021"))
+    check_choice(fpr_mode, "fpr_mode", ("first", "interpolated"))
+    check_choice(single_class, "single_class", ("raise", "nan"))
+    if index0_quirk and protocol != "smiyc":
+        raise UsageError(
+            "Expected protocol 'smiyc' with `index0_quirk=True` (a point of its collapsed binned curve), "
+            f"but got {protocol!r}"
+        )
+
+
+def check_inputs(scores: Any, labels: Any, protocol: str) -> tuple[np.ndarray, np.ndarray]:
+    """Scores and labels as numpy arrays of one shape ((B, H, W) frames for the ``smiyc*`` protocols)."""
+    s = as_array(scores, "scores")
+    lab = as_array(labels, "labels")
+    check_label_dtype(lab)
+    check_same_shape(s, lab, "scores", "labels")
+    if protocol != "fishyscapes":
+        s, lab = check_frames(s, "scores"), check_frames(lab, "labels")
+    return s, lab
+
+
+def new_state(protocol: str) -> PixelState:
+    """An empty state of the protocol's family."""
+    if protocol == "fishyscapes":
+        return ExactState()
+    return BinnedState("2023" if protocol == "smiyc" else "2021")
+
+
+def check_classes(state: PixelState, single_class: str) -> bool:
+    """True if both classes were seen; False (``single_class="nan"``) or raise otherwise."""
+    p, n = state.counts
+    if p and n:
+        return True
+    if single_class == "nan":
+        return False
+    raise ValueCheckError(
+        f"Expected at least one anomaly (label 1) and one normal (label 0) pixel, but got {p} and {n}"
+    )

@@ -16,10 +16,15 @@ summed over frames for t in ``np.linspace(0.25, 0.75, 11)``; F1_t = 2TP / (2TP +
 ``f1_mean`` is their mean; ``siou_gt`` and ``ppv`` are means over all components of the split.
 Undefined cases are NaN, without warning: ``siou_gt`` with no ground-truth component, ``ppv`` and
 ``siou_pred`` with no predicted component, F1_t (and ``f1_mean``) with no component at all.
+
+Inputs are checked like the pixel metrics': NaN scores on valid pixels and a NaN threshold raise
+:class:`~oodforge.errors.ValueCheckError`; torch bfloat16 tensors are read as float32; an empty frame
+(no pixel, or no valid pixel) holds no component and adds nothing, as in the pixel metrics.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -89,9 +94,13 @@ class _State:
         self.num_pred += other.num_pred
 
 
-def _check_args(track: str, threshold_dtype: str, sizes: tuple[int | None, int | None]) -> tuple[int, int]:
+def _check_args(
+    track: str, threshold: float | None, threshold_dtype: str, sizes: tuple[int | None, int | None]
+) -> tuple[int, int]:
     check_choice(track, "track", tuple(TRACK_SIZES))
     check_choice(threshold_dtype, "threshold_dtype", ("float16", "float64"))
+    if threshold is not None and math.isnan(threshold):
+        raise ValueCheckError(f"Expected `threshold` to be a number, but got {threshold}")
     defaults = TRACK_SIZES[track]
     out = tuple(d if s is None else int(s) for s, d in zip(sizes, defaults, strict=True))
     if min(out) < 0:
@@ -130,6 +139,9 @@ def _check_inputs(
         return pred, gt, valid
     if threshold is None:
         raise ValueCheckError("Expected `threshold` for score predictions (or pass bool masks), but got None")
+    nan = int(np.count_nonzero(np.isnan(pred) & valid))
+    if nan:
+        raise ValueCheckError(f"Expected no NaN in `predictions` on valid pixels, but got {nan} NaN values")
     with np.errstate(over="ignore"):
         s16 = pred.astype(np.float16, copy=False)
     return _strictly_above(s16, _float16_threshold(threshold, threshold_dtype)), gt, valid
@@ -137,6 +149,8 @@ def _check_inputs(
 
 def _update(state: _State, masks: np.ndarray, gt: np.ndarray, valid: np.ndarray, sizes: tuple[int, int]) -> None:
     t = SIOU_THRESHOLDS[:, None]
+    if not masks.size:  # e.g. (B, 0, 0) frames: no pixel, no component (OpenCV refuses empty images)
+        return
     for b in range(masks.shape[0]):
         fc = frame_components(masks[b], gt[b], valid[b], sizes[0], sizes[1])
         state.tp += np.count_nonzero(fc.siou_gt >= t, axis=1)
@@ -207,7 +221,7 @@ class ComponentMetrics:
         min_gt_size: int | None = None,
         threshold_dtype: ThresholdDtype = "float16",
     ) -> None:
-        self.sizes = _check_args(track, threshold_dtype, (min_pred_size, min_gt_size))
+        self.sizes = _check_args(track, threshold, threshold_dtype, (min_pred_size, min_gt_size))
         self.track = track
         self.threshold = threshold
         self.threshold_dtype = threshold_dtype
@@ -272,7 +286,7 @@ def component_metrics(
         >>> r.siou_gt, r.ppv, r.tp[0], r.fn[0], r.fp[0], r.f1_mean
         (0.0, 0.0, 0, 1, 1, 0.0)
     """
-    sizes = _check_args(track, threshold_dtype, (min_pred_size, min_gt_size))
+    sizes = _check_args(track, threshold, threshold_dtype, (min_pred_size, min_gt_size))
     state = _State()
     _update(state, *_check_inputs(predictions, labels, threshold, threshold_dtype), sizes)
     return _compute(state)

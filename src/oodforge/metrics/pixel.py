@@ -12,9 +12,13 @@ Protocols (``metrics.md`` sections 1-3):
     ``roc_auc_score``. Shape free: any array shape, all pixels pooled.
 ``smiyc``
     SegmentMeIfYouCan 2023 code: scores cast to float16, per-frame quantile bins, collapsed
-    pooled curve. ``index0_quirk=True`` reproduces the official partial point at index 0
-    (depends on frame order and numpy's unstable argsort tie order; the official frame order is
-    itself nondeterministic), the default is the deterministic closed form.
+    pooled curve. The bin edges are those of that code under the numpy it pins (1.23: float16
+    score range, float64 ``+-eps`` margin; :mod:`oodforge.metrics.smiyc`, ``docs/metrics.md``),
+    also for frames reaching float16's 65504 or of one constant score. Finite scores beyond
+    +-65504 (inf in float16) are refused. ``index0_quirk=True`` (``smiyc`` only) reproduces the
+    official partial point at index 0 (depends on frame order and numpy's unstable argsort tie
+    order; the official frame order is itself nondeterministic), the default is the
+    deterministic closed form.
 ``smiyc2021``
     The paper-era code: outer edges 0 and 1, no collapse, trapezoid AP and AUROC. Order-dependent
     like the quirk (frames in update order, ties in numpy's default argsort order).
@@ -32,15 +36,13 @@ from typing import Any, Literal
 import numpy as np
 
 from oodforge.errors import ValueCheckError
-from oodforge.metrics._checks import as_array, check_choice, check_frames, check_label_dtype, check_same_shape
-from oodforge.metrics._pixel_state import BinnedState, ExactState
+from oodforge.metrics._pixel_state import ExactState, PixelState, check_args, check_classes, check_inputs, new_state
 
 __all__ = ["PixelCurves", "PixelMetrics", "PixelResult", "pixel_curves", "pixel_metrics"]
 
 Protocol = Literal["fishyscapes", "smiyc", "smiyc2021"]
 FprMode = Literal["first", "interpolated"]
 SingleClass = Literal["raise", "nan"]
-_State = ExactState | BinnedState
 
 
 @dataclass(frozen=True)
@@ -108,46 +110,9 @@ class PixelCurves:
         return np.divide(self.tp, denom, out=np.ones_like(self.tp), where=denom > 0)
 
 
-def _check_args(protocol: str, fpr_mode: str, single_class: str) -> None:
-    check_choice(protocol, "protocol", ("fishyscapes", "smiyc", "smiyc2021"))
-    check_choice(fpr_mode, "fpr_mode", ("first", "interpolated"))
-    check_choice(single_class, "single_class", ("raise", "nan"))
-
-
-def _check_inputs(scores: Any, labels: Any, protocol: str) -> tuple[np.ndarray, np.ndarray]:
-    s = as_array(scores, "scores")
-    lab = as_array(labels, "labels")
-    check_label_dtype(lab)
-    check_same_shape(s, lab, "scores", "labels")
-    if protocol != "fishyscapes":
-        s, lab = check_frames(s, "scores"), check_frames(lab, "labels")
-    return s, lab
-
-
-def _new_state(protocol: str) -> _State:
-    if protocol == "fishyscapes":
-        return ExactState()
-    return BinnedState("2023" if protocol == "smiyc" else "2021")
-
-
-def _update(state: _State, scores: np.ndarray, labels: np.ndarray) -> None:
-    state.update(scores, labels)
-
-
-def _check_classes(state: _State, single_class: str) -> bool:
+def _compute(state: PixelState, protocol: str, fpr_mode: str, index0_quirk: bool, single_class: str) -> PixelResult:
     p, n = state.counts
-    if p and n:
-        return True
-    if single_class == "nan":
-        return False
-    raise ValueCheckError(
-        f"Expected at least one anomaly (label 1) and one normal (label 0) pixel, but got {p} and {n}"
-    )
-
-
-def _compute(state: _State, protocol: str, fpr_mode: str, index0_quirk: bool, single_class: str) -> PixelResult:
-    p, n = state.counts
-    if not _check_classes(state, single_class):
+    if not check_classes(state, single_class):
         nan = float("nan")
         return PixelResult(protocol, nan, nan, nan, nan, nan, nan, p, n, fpr_mode)
     st = state.stats() if isinstance(state, ExactState) else state.stats(index0_quirk)
@@ -157,8 +122,8 @@ def _compute(state: _State, protocol: str, fpr_mode: str, index0_quirk: bool, si
     )
 
 
-def _curves(state: _State, max_points: int, index0_quirk: bool) -> PixelCurves:
-    _check_classes(state, "raise")
+def _curves(state: PixelState, max_points: int, index0_quirk: bool) -> PixelCurves:
+    check_classes(state, "raise")
     p, n = state.counts
     if isinstance(state, ExactState):
         thr, tp, fp = state.curve(max_points)
@@ -201,12 +166,12 @@ class PixelMetrics:
         index0_quirk: bool = False,
         single_class: SingleClass = "raise",
     ) -> None:
-        _check_args(protocol, fpr_mode, single_class)
+        check_args(protocol, fpr_mode, single_class, index0_quirk)
         self.protocol = protocol
         self.fpr_mode = fpr_mode
         self.index0_quirk = index0_quirk
         self.single_class = single_class
-        self._state: _State = _new_state(protocol)
+        self._state: PixelState = new_state(protocol)
 
     def update(self, scores: Any, labels: Any) -> None:
         """Add one (H, W) frame or a (B, H, W) batch (``fishyscapes`` accepts any shape).
@@ -215,8 +180,7 @@ class PixelMetrics:
             scores: float16/float32/float64 scores, higher = more anomalous.
             labels: Integer or bool labels of the same shape: 0 normal, 1 anomaly, else void.
         """
-        s, lab = _check_inputs(scores, labels, self.protocol)
-        _update(self._state, s, lab)
+        self._state.update(*check_inputs(scores, labels, self.protocol))
 
     def merge(self, other: PixelMetrics) -> PixelMetrics:
         """Absorb the state of ``other`` (same protocol); frames of ``other`` come after this one's.
@@ -240,7 +204,7 @@ class PixelMetrics:
 
     def reset(self) -> None:
         """Forget every pixel seen."""
-        self._state = _new_state(self.protocol)
+        self._state = new_state(self.protocol)
 
     @property
     def state_nbytes(self) -> int:
@@ -272,7 +236,9 @@ def pixel_metrics(
         The pooled metrics.
 
     Raises:
-        ValueCheckError: Bad arguments, labels dtype, non-finite valid scores, or a missing class.
+        ValueCheckError: Bad arguments, labels dtype, non-finite valid scores (``smiyc*``: also finite
+            ones beyond float16's +-65504), or a missing class.
+        UsageError: ``index0_quirk=True`` with a protocol other than ``smiyc``.
         ShapeError: ``scores`` and ``labels`` differ in shape (or are not frames for ``smiyc*``).
 
     Example:
@@ -281,9 +247,9 @@ def pixel_metrics(
         >>> round(r.ap, 4), r.auroc, r.fpr95, r.best_f1, r.best_f1_threshold
         (0.8333, 0.75, 0.5, 0.8, 0.4000000059604645)
     """
-    _check_args(protocol, fpr_mode, single_class)
-    state = _new_state(protocol)
-    _update(state, *_check_inputs(scores, labels, protocol))
+    check_args(protocol, fpr_mode, single_class, index0_quirk)
+    state = new_state(protocol)
+    state.update(*check_inputs(scores, labels, protocol))
     return _compute(state, protocol, fpr_mode, index0_quirk, single_class)
 
 
@@ -308,7 +274,7 @@ def pixel_curves(
         >>> c.recall.tolist(), c.fpr.tolist()
         ([0.0, 0.5, 0.5, 1.0, 1.0], [0.0, 0.0, 0.5, 0.5, 1.0])
     """
-    _check_args(protocol, "first", "raise")
-    state = _new_state(protocol)
-    _update(state, *_check_inputs(scores, labels, protocol))
+    check_args(protocol, "first", "raise", index0_quirk)
+    state = new_state(protocol)
+    state.update(*check_inputs(scores, labels, protocol))
     return _curves(state, max_points, index0_quirk)

@@ -9,6 +9,18 @@ Here a frame is first reduced to two exact 65536-bin float16 key histograms (one
 and the order statistics, quantiles and bin counts are read off the histograms, so a frame costs
 O(pixels) without any sort. The quantiles reproduce numpy's arithmetic bit for bit (float16
 difference ``b - a``, float64 lerp, the ``t >= 0.5`` branch).
+
+numpy version: the edges are those of the official code run with the numpy its repository pins
+(1.23.3), whatever numpy is installed here. There ``vmin`` and ``vmax`` are float16 scalars, so the
+span ``vmax - vmin`` is float16 (inf beyond 65504), while value-based casting makes
+``eps = max(0.01 * span, 0.01)`` and the outer edges ``vmin - eps``, ``vmax + eps`` float64
+(:func:`outer_edges_2023`). Under numpy >= 2 (NEP 50) the same lines stay in float16, which moves
+the lowest threshold, rounds ``vmax + eps`` back onto ``vmax`` when ``eps`` is below half a float16
+ulp (|vmax| >= 32 with a small span: the top pixels then fall into the bin below; a constant frame
+beyond +-32 gets a single edge) and, for a frame reaching 65504 with a span of about 1600 or more,
+overflows to inf. The counts follow ``np.histogram``'s cumulative rule, so the
+``+-inf`` edges of a frame whose span overflows, and the inf / NaN quantiles of a class whose
+neighbouring order statistics lie more than 65504 apart, count exactly as there.
 """
 
 from __future__ import annotations
@@ -18,15 +30,15 @@ from typing import Literal
 
 import numpy as np
 
-from oodforge.errors import ValueCheckError
-from oodforge.metrics._curve import CurveStats
 from oodforge.metrics._f16 import key_values16
+from oodforge.metrics._smiyc_stats import anchored_2023, stats_2021, stats_2023, trimmed_2021
 
 __all__ = [
     "FrameBins",
     "anchored_2023",
     "binned_curve",
     "bins_from_histogram",
+    "outer_edges_2023",
     "quantiles_from_histogram",
     "stats_2021",
     "stats_2023",
@@ -95,37 +107,52 @@ def quantiles_from_histogram(counts: np.ndarray, levels: int = _LEVELS) -> np.nd
     return out
 
 
+def outer_edges_2023(vmin: float, vmax: float) -> tuple[float, float]:
+    """The 2023 outer edges ``(vmin - eps, vmax + eps)`` as the official code computes them under numpy 1.23.
+
+    ``vmax - vmin`` of the two float16 scalars is float16 (inf once the span passes 65504, as a
+    frame from -20 to 65504 does); ``eps = max(0.01 * span, 0.01)`` and both edges are float64.
+
+    Args:
+        vmin: The frame's smallest ROI score (a float16 value).
+        vmax: The frame's largest ROI score (a float16 value).
+
+    Returns:
+        The float64 edges; ``(-inf, inf)`` when the float16 span overflows.
+
+    Example:
+        >>> outer_edges_2023(40.0, 40.5)  # float16 arithmetic would give (39.96875, 40.5)
+        (39.99, 40.51)
+        >>> outer_edges_2023(65504.0, 65504.0)  # float16: vmax + eps rounds back to 65504
+        (65503.99, 65504.01)
+    """
+    with np.errstate(over="ignore"):
+        span = float(np.float16(vmax) - np.float16(vmin))
+    eps = max(span * 1e-2, 1e-2)
+    return vmin - eps, vmax + eps
+
+
 def _edges(neg: np.ndarray, pos: np.ndarray, rule: EdgeRule) -> np.ndarray:
-    present = np.flatnonzero(neg + pos)
-    values16 = key_values16()
     if rule == "2023":
-        # float16 scalars, as in the official code: with numpy >= 2 (NEP 50) the outer edges are float16,
-        # with numpy 1.x float64; the lowest bin is empty and the top edge is never a threshold either way
-        vmin, vmax = values16[present[0]], values16[present[-1]]
-        eps = np.maximum((vmax - vmin) * 1e-2, 1e-2)
-        outer = np.asarray([vmin - eps, vmax + eps])
-        if not np.isfinite(outer).all():
-            raise ValueCheckError(f"Expected the SMIYC bin range to fit float16, but got scores from {vmin} to {vmax}")
+        present = np.flatnonzero(neg + pos)
+        values16 = key_values16()
+        outer = np.asarray(outer_edges_2023(float(values16[present[0]]), float(values16[present[-1]])))
     else:
-        outer = np.asarray([0, 1])
+        outer = np.asarray([0.0, 1.0])
     parts = [outer] + [quantiles_from_histogram(h) for h in (pos, neg) if h.any()]
-    edges = np.unique(np.concatenate(parts))
-    if len(edges) < 2:
-        # constant frame where +-eps vanishes in float16 (|score| >= 16): np.histogram would reject a single
-        # edge; use one closed bin [v, v]
-        edges = np.repeat(edges, 2)
-    return edges
+    return np.unique(np.concatenate(parts))
 
 
 def bins_from_histogram(hist: np.ndarray, rule: EdgeRule = "2023") -> FrameBins:
     """Per-frame SMIYC bins from a frame's (2, 65536) key histogram (row 0 normal, row 1 anomaly).
 
     Equivalent to the official ``binary_confusion_matrix(..., num_bins=768, bin_strategy='percentiles')``
-    on the frame's ROI scores: same edges, same ``np.histogram`` counts. (The quantiles at levels 0
-    and 1 are the extremes of each class, so no ROI pixel falls outside the edges, even in 2021.)
+    on the frame's ROI scores under numpy 1.23: same edges, same ``np.histogram`` counts, read from
+    the cumulative counts below each edge (at or below the last one). (The quantiles at levels 0 and 1
+    are the extremes of each class, so no ROI pixel falls outside the edges, even in 2021.)
 
     Args:
-        hist: (2, 65536) int64 counts with at least one non-zero entry.
+        hist: (2, 65536) int64 counts of finite scores with at least one non-zero entry.
         rule: ``"2023"`` (outer edges ``vmin - eps``, ``vmax + eps``) or ``"2021"`` (0 and 1).
 
     Returns:
@@ -134,14 +161,12 @@ def bins_from_histogram(hist: np.ndarray, rule: EdgeRule = "2023") -> FrameBins:
     neg, pos = hist[0], hist[1]
     edges = _edges(neg, pos, rule)
     keys = np.flatnonzero(neg + pos)
-    values = key_values16()[keys].astype(np.float64)
-    k = len(edges)
-    idx = np.searchsorted(edges, values, side="right") - 1
-    idx[values == edges[-1]] = k - 2
-    inside = (values >= edges[0]) & (values <= edges[-1])
-    idx = idx[inside]
-    tp = np.bincount(idx, weights=pos[keys][inside], minlength=k - 1).astype(np.int64)
-    fp = np.bincount(idx, weights=neg[keys][inside], minlength=k - 1).astype(np.int64)
+    values = key_values16()[keys].astype(np.float64)  # ascending
+    at = np.concatenate(
+        [np.searchsorted(values, edges[:-1], side="left"), np.searchsorted(values, edges[-1:], side="right")]
+    )
+    tp = np.diff(np.concatenate([[0], np.cumsum(pos[keys])])[at])
+    fp = np.diff(np.concatenate([[0], np.cumsum(neg[keys])])[at])
     return FrameBins(edges[:-1][::-1].copy(), tp[::-1].copy(), fp[::-1].copy(), int(pos.sum()), int(neg.sum()))
 
 
@@ -173,126 +198,3 @@ def binned_curve(
         keep[0] |= keep_first
         thr, tp, fp = thr[keep], tp[keep], fp[keep]
     return thr, tp, fp
-
-
-def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
-    """Trapezoid rule with numpy's ``trapz`` arithmetic (``np.trapezoid`` is missing on numpy 1.26)."""
-    d = np.diff(x)
-    return float((d * (y[1:] + y[:-1]) / 2.0).sum())
-
-
-def _fpr95(tpr: np.ndarray, fpr: np.ndarray, thr: np.ndarray) -> tuple[float, float]:
-    j = int(np.searchsorted(tpr, 0.95))
-    if j < len(tpr):
-        return float(fpr[j]), float(thr[j])
-    return 1.0, 0.0
-
-
-def _best_f1(tp: np.ndarray, fp: np.ndarray, thr: np.ndarray, p: int) -> tuple[float, float]:
-    with np.errstate(invalid="ignore", divide="ignore"):
-        f1 = 2 * tp / (2 * tp + fp + (p - tp))
-    if np.isnan(f1).all():
-        return float("nan"), float("nan")
-    ix = int(np.nanargmax(f1))
-    return float(f1[ix]), float(thr[ix])
-
-
-def anchored_2023(
-    thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, p: int, n: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Add the 2023 end points to a collapsed curve.
-
-    (0, 0) at threshold max + 1 if the first point predicts something, (P, N) at threshold max - 1
-    if the last point is not (P, N).
-
-    Args:
-        thr: Descending thresholds (float64).
-        tp: Cumulative TP (float64).
-        fp: Cumulative FP (float64).
-        p: Number of anomaly pixels.
-        n: Number of normal pixels.
-
-    Returns:
-        The anchored ``(thresholds, tp, fp)``.
-    """
-    top = thr[0]
-    if tp[0] + fp[0] > 0:
-        thr, tp, fp = np.r_[top + 1, thr], np.r_[0.0, tp], np.r_[0.0, fp]
-    if tp[-1] != p or fp[-1] != n:
-        thr, tp, fp = np.r_[thr, top - 1], np.r_[tp, p], np.r_[fp, n]
-    return thr, tp, fp
-
-
-def trimmed_2021(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Drop the leading points with TP + FP <= 0.01 (the 2021 curve start).
-
-    Args:
-        thr: Descending thresholds (float64).
-        tp: Cumulative TP (float64).
-        fp: Cumulative FP (float64).
-
-    Returns:
-        The trimmed ``(thresholds, tp, fp)``.
-
-    Raises:
-        ValueCheckError: If no point predicts anything (no pixel at all).
-    """
-    start = np.flatnonzero(tp + fp > 0.01)
-    if not len(start):
-        raise ValueCheckError("Expected at least one pixel in the smiyc2021 bins, but got none")
-    return thr[start[0] :], tp[start[0] :], fp[start[0] :]
-
-
-def stats_2023(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, p: int, n: int) -> CurveStats:
-    """Official 2023 numbers from a collapsed binned curve (see ``metrics.md`` section 2).
-
-    After :func:`anchored_2023`, precision is 1 where nothing is predicted; AP is the step sum from
-    R = 0, AUROC the trapezoid from (0, 0), FPR95 the FPR of the first point with TPR >= 0.95, best
-    F1 the first maximum.
-
-    Args:
-        thr: Descending thresholds (float64).
-        tp: Cumulative TP (float64).
-        fp: Cumulative FP (float64).
-        p: Number of anomaly pixels (> 0).
-        n: Number of normal pixels (> 0).
-
-    Returns:
-        The statistics (``fpr95_interpolated`` is ``np.interp(0.95, TPR, FPR)`` on this curve).
-    """
-    thr, tp, fp = anchored_2023(thr, tp, fp, p, n)
-    tpr, fpr = tp / p, fp / n
-    denom = tp + fp
-    prec = np.divide(tp, denom, out=np.ones_like(tp), where=denom > 0)
-    ap = float(np.sum(np.diff(tpr) * prec[1:]))
-    fpr95, thr95 = _fpr95(tpr, fpr, thr)
-    best_f1, best_thr = _best_f1(tp, fp, thr, p)
-    interp = float(np.interp(0.95, tpr, fpr))
-    return CurveStats(p, n, ap, _trapezoid(tpr, fpr), fpr95, interp, thr95, best_f1, best_thr)
-
-
-def stats_2021(thr: np.ndarray, tp: np.ndarray, fp: np.ndarray, p: int, n: int) -> CurveStats:
-    """Paper-era (2021) numbers from an uncollapsed binned curve (see ``metrics.md`` section 3).
-
-    Leading points with TP + FP <= 0.01 are dropped and no anchor is added; AP and AUROC are
-    trapezoids over the remaining points, so the area before the first point is not counted;
-    FPR95 keeps the official 1.0 fallback (threshold 0.0), unreachable in practice.
-
-    Args:
-        thr: Descending thresholds (float64).
-        tp: Cumulative TP (float64).
-        fp: Cumulative FP (float64).
-        p: Number of anomaly pixels.
-        n: Number of normal pixels.
-
-    Returns:
-        The statistics.
-
-    """
-    thr, tp, fp = trimmed_2021(thr, tp, fp)
-    tpr, fpr = tp / p, fp / n
-    prec = tp / (tp + fp)
-    fpr95, thr95 = _fpr95(tpr, fpr, thr)
-    best_f1, best_thr = _best_f1(tp, fp, thr, p)
-    interp = float(np.interp(0.95, tpr, fpr))
-    return CurveStats(p, n, _trapezoid(prec, tpr), _trapezoid(tpr, fpr), fpr95, interp, thr95, best_f1, best_thr)
