@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
-import types
 from pathlib import Path
 from typing import Any
 
@@ -31,31 +30,6 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Any:
     return bfx.build_world(tmp_path_factory.mktemp("bench_cli"))
-
-
-@pytest.fixture(autouse=True)
-def writers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Minimal stand-ins for the leaderboard and HTML writers while those modules do not exist yet."""
-    if importlib.util.find_spec("oodforge.eval.leaderboard") is None:
-        lb = types.ModuleType("oodforge.eval.leaderboard")
-
-        def write_leaderboard(run: Any, out_dir: Path) -> list[Path]:
-            (out_dir / "plots").mkdir()
-            (out_dir / "plots" / "pr.txt").write_text("pr")
-            (out_dir / "leaderboard.json").write_text(json.dumps(run.to_dict()))
-            return [out_dir / "leaderboard.json", out_dir / "plots" / "pr.txt"]
-
-        lb.write_leaderboard = write_leaderboard  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "oodforge.eval.leaderboard", lb)
-    if importlib.util.find_spec("oodforge.eval.html_report") is None:
-        html = types.ModuleType("oodforge.eval.html_report")
-
-        def write_html_report(run: Any, out_dir: Path) -> Path:
-            (out_dir / "report.html").write_text(f"<html>{run.model}</html>")
-            return out_dir / "report.html"
-
-        html.write_html_report = write_html_report  # type: ignore[attr-defined]
-        monkeypatch.setitem(sys.modules, "oodforge.eval.html_report", html)
 
 
 @pytest.fixture
@@ -119,7 +93,13 @@ def test_logits_run_equals_score_then_eval_cli(world: Any, tmp_path: Path, captu
     )
     assert listed == written
     assert "suite.yaml" in written
-    assert len(written) >= 3  # the resolved suite and at least the two writers' files
+    for name in ("leaderboard.md", "leaderboard.csv", "leaderboard.json", "report.html", "plots/ra21_pr.png",
+                 "plots/ra21_roc.png", "plots/synth_pr.png", "plots/synth_roc.png"):  # fmt: skip
+        assert name in written, written
+    board = json.loads((out / "leaderboard.json").read_text())
+    assert board["leaderboard"]["rows"] == ["energy @ T=1", "energy @ T=2", "maxlogit @ T=1", "maxlogit @ T=2"]
+    html = (out / "report.html").read_text()
+    assert "energy @ T=2" in html and "maxlogit @ T=1" in html and "http://" not in html
     assert not [p for p in (out / ".oodforge").iterdir() if p.name.startswith("oodforge-benchmark-")]
 
     again = _cli("benchmark", suite, "--out", out, "--logits", world.logits, "-q")
