@@ -65,6 +65,7 @@ class Loop:
     plain: dict[str, dict[str, float]]  # post-hoc method on the plain model's logits -> `oodforge eval` pixel metrics
     oe_scores: dict[str, float]  # pixel metrics of the OE checkpoint's own score (`predict` scores/)
     clean_miou: tuple[float, float]  # (semantic, oe) on the clean val frames
+    tmp: Path  # the module's folder: world/, dataset/, plain/logits/ (predict's float16 logits)
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
     _cli("predict", images, tmp / "oe", "-c", oe.last_checkpoint)
     cityscapes = tmp / "world" / "cityscapes"
     clean = (_clean_val_miou(semantic.last_checkpoint, cityscapes), _clean_val_miou(oe.last_checkpoint, cityscapes))
-    return Loop(semantic, oe, stale_step, plain, evaluate(tmp / "oe" / "scores"), clean)
+    return Loop(semantic, oe, stale_step, plain, evaluate(tmp / "oe" / "scores"), clean, tmp)
 
 
 def test_oe_beats_every_post_hoc_score_of_the_plain_model(loop: Loop) -> None:
@@ -151,3 +152,34 @@ def test_the_tiny_configs_chain_from_the_semantic_run() -> None:
         assert cfg.model.init_checkpoint == expected, name
     assert _shipped("oe").optim.lr <= semantic.optim.lr / 5  # a fine-tuning rate
     assert _shipped("head").head.freeze_segmenter
+
+
+def test_benchmark_with_the_tiny_model_equals_score_then_eval(loop: Loop) -> None:
+    """`oodforge benchmark`: every score at two temperatures in one run; the T=1 rows equal the by-hand loop above."""
+    tmp = loop.tmp
+    suite = {
+        "name": "demo",
+        "benchmarks": [{"name": "synth_test", "benchmark": "synth", "root": str(tmp / "dataset"), "split": "test"}],
+        "scores": list(POST_HOC),
+        "temperatures": {"values": [1.0, 2.0]},
+        "miou": {"root": str(tmp / "world" / "cityscapes"), "split": "val"},
+    }
+    (tmp / "suite.yaml").write_text(yaml.safe_dump(suite, sort_keys=False))
+    (tmp / "suite_logits.yaml").write_text(yaml.safe_dump({**suite, "miou": None}, sort_keys=False))
+    (tmp / "bench_logits").mkdir()
+    (tmp / "bench_logits" / "synth_test").symlink_to(tmp / "plain" / "logits")
+    _cli("benchmark", tmp / "suite_logits.yaml", "--out", tmp / "bench_from_logits", "--logits",
+         tmp / "bench_logits", "-q")  # fmt: skip
+    _cli("benchmark", tmp / "suite.yaml", "--out", tmp / "bench", "-c", loop.semantic.last_checkpoint, "-q")
+    from_logits = json.loads((tmp / "bench_from_logits" / "leaderboard.json").read_text())["results"]["synth_test"]
+    from_model = json.loads((tmp / "bench" / "leaderboard.json").read_text())
+    for method in POST_HOC:
+        same = from_logits[f"{method} @ T=1"]["pixel"]
+        assert same == loop.plain[method]  # identical inputs (predict's logits): identical numbers
+        model = from_model["results"]["synth_test"][f"{method} @ T=1"]["pixel"]
+        # the model path scores float32 logits, predict saved float16 ones: equal to the rounding of the logits
+        assert abs(model["ap"] - same["ap"]) < 2e-3 and abs(model["auroc"] - same["auroc"]) < 2e-3
+        assert f"{method} @ T=2" in from_model["results"]["synth_test"]
+    assert from_model["miou"]["T=1"] == from_model["miou"]["T=2"] > 0
+    for name in ("leaderboard.md", "leaderboard.csv", "report.html", "plots/synth_test_pr.png"):
+        assert (tmp / "bench" / name).is_file(), name

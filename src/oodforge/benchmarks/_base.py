@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar, Self
 
 import numpy as np
 
@@ -20,6 +21,9 @@ __all__ = ["COMPONENT_TRACKS", "BenchmarkReader", "FrameFiles", "Sample"]
 #: (``AnomalyTrack``: predicted components < 500 px deleted, GT components < 100 px void;
 #: ``ObstacleTrack``: 50 / 10 px).
 COMPONENT_TRACKS: dict[str, str] = {"AnomalyTrack": "anomaly", "ObstacleTrack": "obstacle"}
+
+#: True while :meth:`BenchmarkReader.open_images` opens a reader: frames without a label file are kept.
+_IMAGES_ONLY: ContextVar[bool] = ContextVar("oodforge_benchmark_images_only", default=False)
 
 
 @dataclass(frozen=True, eq=False)
@@ -74,6 +78,7 @@ class BenchmarkReader(abc.ABC):
         root: Dataset root as given.
         split: The split read.
         notes: Human-readable remarks gathered while opening (skipped records, fallbacks).
+        images_only: Opened by :meth:`open_images`: frames may lack a label file.
     """
 
     name: ClassVar[str] = ""
@@ -105,7 +110,25 @@ class BenchmarkReader(abc.ABC):
         if not frames:
             raise DataLayoutError(f"{self.root}: split '{self.split}' of {self.name} holds no frame")
         self._frames: dict[str, FrameFiles] = dict(sorted(frames.items()))
-        self._check_labels_exist()
+        self.images_only = _IMAGES_ONLY.get()
+        if not self.images_only:
+            self._check_labels_exist()
+
+    @classmethod
+    def open_images(cls, root: str | Path, split: str | None = None, **options: Any) -> Self:
+        """Open ``split`` for its images only: frames whose label file is missing (hidden test labels) are kept.
+
+        For what needs no label (a SMIYC submission on the test split): :meth:`image_ids`, :meth:`load_image`.
+        :meth:`load` and :meth:`load_label` still read the label file, and fail on a frame without one.
+
+        Raises:
+            DataLayoutError, UsageError: as the constructor, except for frames without a label file.
+        """
+        token = _IMAGES_ONLY.set(True)
+        try:
+            return cls(root, split, **options)
+        finally:
+            _IMAGES_ONLY.reset(token)
 
     # ---- to implement -------------------------------------------------------------------------------
 
@@ -196,6 +219,15 @@ class BenchmarkReader(abc.ABC):
         label = self._encoding(files).apply(read_label_png(files.label_path), files.label_path)
         self._check_label(label, files)
         return label
+
+    def load_image(self, image_id: str) -> np.ndarray:
+        """Decode one frame's RGB uint8 (H, W, 3) image without reading its label.
+
+        Raises:
+            KeyError: unknown image id.
+            SampleError: unreadable image file.
+        """
+        return self._load_image(self.frame_files(image_id))
 
     def load(self, image_id: str) -> Sample:
         """Decode one frame.
