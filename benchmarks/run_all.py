@@ -8,7 +8,15 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 #: realism_bench.py reads real frames from <repo>/../shared/realdata (its default) and skips when absent
-BENCHES = ["synth_bench.py", "scale_bench.py", "eval_bench.py", "learn_bench.py", "render_bench.py", "realism_bench.py"]
+BENCHES = [
+    "synth_bench.py",
+    "scale_bench.py",
+    "eval_bench.py",
+    "benchmark_bench.py",
+    "learn_bench.py",
+    "render_bench.py",
+    "realism_bench.py",
+]
 
 if __name__ == "__main__":
     extra = sys.argv[1:]
