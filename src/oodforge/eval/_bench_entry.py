@@ -28,11 +28,13 @@ from oodforge.eval._bench_source import FrameOutput, LogitsSource, Source, check
 from oodforge.eval._eval_steps import ComponentPass, assemble_report, check_classes, load_label
 from oodforge.eval.report import EvalReport
 from oodforge.metrics import PixelResult
+from oodforge.scores.pixel import SOFTMAX_FAMILY, softmax_family_scores
 
 __all__ = ["EntryPlan", "EntryRunner", "save_npy"]
 
 Progress = Callable[[str, int, int], None]
 T = TypeVar("T")
+K = TypeVar("K")
 
 
 def save_npy(path: Path, arr: np.ndarray) -> int:
@@ -120,7 +122,27 @@ class EntryRunner:
         """Bytes of the float16 maps kept in the temporary folder (0 when they were asked for as outputs)."""
         return sum(self._written.values()) if self._temp else 0
 
-    def _map(self, fn: Callable[[PairSpec], T], specs: list[PairSpec]) -> list[T]:
+    def _softmax_family(self, inputs: dict[float, Any], where: str) -> dict[PairSpec, Any]:
+        """Msp / entropy / energy maps of each (class T, pixel T) from one shared log-sum-exp (bit-identical)."""
+        groups: dict[tuple[float, float], list[PairSpec]] = {}
+        for spec in self.scorers:
+            if spec.score in SOFTMAX_FAMILY:
+                groups.setdefault((spec.class_t, spec.pixel_t), []).append(spec)
+
+        def family(key: tuple[float, float]) -> dict[PairSpec, Any]:
+            specs = groups[key]
+            try:
+                maps = softmax_family_scores(inputs[key[0]], [s.score for s in specs], temperature=key[1])
+            except (ShapeError, ValueCheckError) as exc:
+                raise self._error(f"{where}: score '{specs[0].score}': {exc}") from None
+            return {s: maps[s.score] for s in specs}
+
+        shared: dict[PairSpec, Any] = {}
+        for maps in self._map(family, list(groups)):
+            shared.update(maps)
+        return shared
+
+    def _map(self, fn: Callable[[K], T], specs: list[K]) -> list[T]:
         """``fn`` over the rows, on the thread pool of :meth:`run` (numpy releases the GIL), else in turn."""
         if self._pool is None or len(specs) < 2:
             return [fn(s) for s in specs]
@@ -153,9 +175,11 @@ class EntryRunner:
             if spec.class_t not in inputs:
                 inputs[spec.class_t] = output.pixel_scores(spec.class_t)
 
+        shared = self._softmax_family(inputs, where)
+
         def one(spec: PairSpec) -> np.ndarray | None:
             try:
-                raw = self.scorers[spec](inputs[spec.class_t])
+                raw = shared[spec] if spec in shared else self.scorers[spec](inputs[spec.class_t])
             except (ShapeError, ValueCheckError) as exc:
                 raise self._error(f"{where}: score '{spec.score}': {exc}") from None
             s16 = float16_scores(raw, label.shape, f"{where} (score '{spec.score}')", self._error)

@@ -16,13 +16,16 @@ Conventions shared by every function here:
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
-from oodforge.errors import ShapeError
+from oodforge.errors import ShapeError, UsageError
 from oodforge.scores._backend import prepare_logits
 from oodforge.scores._registry import register_score
 
-__all__ = ["energy_score", "entropy_score", "maxlogit_score", "msp_score"]
+__all__ = [
+    "SOFTMAX_FAMILY", "energy_score", "entropy_score", "maxlogit_score", "msp_score", "softmax_family_scores",
+]  # fmt: skip
 
 _AXIS = -3
 
@@ -138,3 +141,40 @@ def energy_score(logits: Any, *, temperature: float = 1.0) -> Any:
     t = float(temperature)
     lse = b.logsumexp(z, _AXIS)
     return -lse if t == 1.0 else -t * lse
+
+
+#: the scores :func:`softmax_family_scores` computes from one log-sum-exp
+SOFTMAX_FAMILY = ("msp", "entropy", "energy")
+
+
+def softmax_family_scores(logits: Any, names: Sequence[str], *, temperature: float = 1.0) -> dict[str, Any]:
+    """Several of ``msp``, ``entropy``, ``energy`` at one temperature from one shared log-sum-exp.
+
+    Each map is element for element the value the single-score function returns (same operations on the
+    same intermediates: ``z = logits / T``, its maximum, ``LSE(z)``), so a caller that needs several
+    scores of one output (``oodforge benchmark``) pays for the softmax once, and its maps stay
+    bit-identical to ``oodforge score``'s.
+
+    Raises:
+        UsageError: a name outside :data:`SOFTMAX_FAMILY`.
+    """
+    unknown = [n for n in names if n not in SOFTMAX_FAMILY]
+    if unknown:
+        raise UsageError(f"softmax_family_scores: '{unknown[0]}' is not one of {', '.join(SOFTMAX_FAMILY)}")
+    b, z = prepare_logits(logits, temperature)
+    lse = b.logsumexp(z, _AXIS, keepdims=True)
+    out: dict[str, Any] = {}
+    for name in names:
+        if name == "msp":
+            out[name] = -b.expm1(b.amax(z, _AXIS) - _squeeze(lse))
+        elif name == "entropy":
+            log_p = z - lse
+            out[name] = -b.sum(b.exp(log_p) * log_p, _AXIS)
+        else:
+            t = float(temperature)
+            out[name] = -_squeeze(lse) if t == 1.0 else -t * _squeeze(lse)
+    return out
+
+
+def _squeeze(x: Any) -> Any:
+    return x.squeeze(_AXIS)
