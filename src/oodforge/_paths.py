@@ -7,11 +7,23 @@ that turns bad meanwhile fails there, as an ``OSError`` naming it.
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from oodforge.errors import UsageError
 
-__all__ = ["check_output_file", "check_output_folder"]
+__all__ = ["check_output_file", "check_output_folder", "relative_inside"]
+
+
+def relative_inside(rel: str) -> str | None:
+    """``rel`` as a normalised POSIX path that stays inside the folder it is relative to, else None.
+
+    The one rule for paths read from manifests, records and file lists: absolute paths and any ``..`` are
+    refused (they could name a file outside the dataset, to read or to delete).
+    """
+    pure = PurePosixPath(rel)
+    if pure.is_absolute() or ".." in pure.parts:
+        return None
+    return pure.as_posix()
 
 
 def _blocking_file(path: Path) -> Path | None:

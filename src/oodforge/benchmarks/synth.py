@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+from oodforge._paths import relative_inside
 from oodforge.benchmarks._base import BenchmarkReader, FrameFiles
 from oodforge.benchmarks._labels import STRICT_BINARY, LabelEncoding
 from oodforge.benchmarks._registry import register_benchmark
@@ -106,7 +107,6 @@ class SynthDataset(BenchmarkReader):
 
 def _inside(root: Path, rel: str) -> Path:
     """``root / rel``, refusing absolute paths and ``..`` that would leave the dataset root."""
-    path = Path(rel)
-    if path.is_absolute() or ".." in path.parts:
+    if relative_inside(rel) is None:
         raise DataLayoutError(f"{root}/manifest.jsonl: output path '{rel}' is not relative to the dataset root")
-    return root / path
+    return root / rel

@@ -17,7 +17,7 @@ from oodforge.config._base import field_loc, validate_strict
 from oodforge.config.schema import SynthConfig
 from oodforge.errors import ConfigError
 
-__all__ = ["config_from_dict", "dump_resolved", "load_config", "read_yaml", "resolve_config"]
+__all__ = ["config_from_dict", "dump_resolved", "load_config", "read_yaml", "resolve_config", "resolve_path"]
 
 
 def _model_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> type[BaseModel] | None:
@@ -83,7 +83,8 @@ def config_from_dict(data: Any, source: str = "<config>") -> SynthConfig:
         raise ConfigError(_format_error(exc, source)) from None
 
 
-def _resolve_path(value: str, base: Path) -> str:
+def resolve_path(value: str, base: Path) -> str:
+    """``value`` (``~`` expanded) as an absolute resolved path, a relative one taken against ``base``."""
     p = Path(value).expanduser()
     return str((p if p.is_absolute() else base / p).resolve())
 
@@ -91,12 +92,12 @@ def _resolve_path(value: str, base: Path) -> str:
 def resolve_config(cfg: SynthConfig, base_dir: Path) -> SynthConfig:
     """Return a copy of ``cfg`` whose paths are absolute, relative ones taken against ``base_dir``."""
     data = cfg.model_dump(mode="python")
-    data["dataset"]["output_root"] = _resolve_path(data["dataset"]["output_root"], base_dir)
-    data["sources"]["cityscapes"]["root"] = _resolve_path(data["sources"]["cityscapes"]["root"], base_dir)
+    data["dataset"]["output_root"] = resolve_path(data["dataset"]["output_root"], base_dir)
+    data["sources"]["cityscapes"]["root"] = resolve_path(data["sources"]["cityscapes"]["root"], base_dir)
     coco = data["sources"]["coco"]
-    coco["root"] = _resolve_path(coco["root"], base_dir)
+    coco["root"] = resolve_path(coco["root"], base_dir)
     if coco["cache_dir"] is not None:
-        coco["cache_dir"] = _resolve_path(coco["cache_dir"], base_dir)
+        coco["cache_dir"] = resolve_path(coco["cache_dir"], base_dir)
     return SynthConfig.model_validate(data)
 
 

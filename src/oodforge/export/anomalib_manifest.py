@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from oodforge._paths import relative_inside
 from oodforge.errors import DataLayoutError, InputFileError, UsageError
 
 __all__ = ["IMG_EXTENSIONS", "Item", "read_records"]
@@ -48,8 +49,7 @@ def _rel(value: object, key: str, where: str, root: Path) -> str:
     """A manifest path: relative, inside the root, naming an existing file."""
     if not isinstance(value, str) or not value:
         raise DataLayoutError(f"{where}: missing key {key!r}; expected a path relative to the dataset root")
-    p = PurePosixPath(value)
-    if p.is_absolute() or ".." in p.parts:
+    if relative_inside(value) is None:
         raise DataLayoutError(f"{where}: {key} {value!r} leaves the dataset root; expected a relative path")
     if not (root / value).is_file():
         raise InputFileError(f"{where}: {key} file {root / value} not found")

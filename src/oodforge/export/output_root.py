@@ -23,16 +23,18 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 from oodforge._io import atomic_write_bytes
+from oodforge._paths import relative_inside
 from oodforge._runlock import LOCK_NAME, hold_lock
 from oodforge.config.identity import config_sha256
 from oodforge.errors import ConfigError, UsageError
 from oodforge.export.layout import DatasetLayout
+from oodforge.export.records import listed_outputs, read_record
 
-__all__ = ["OutputRoot", "check_output_root", "listed_outputs", "open_output_root", "remove_stale_temp_files"]
+__all__ = ["OutputRoot", "check_output_root", "open_output_root", "remove_stale_temp_files"]
 
 #: ``.<name>.<8 random chars from mkstemp>.tmp``
 _TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
@@ -49,22 +51,11 @@ class OutputRoot:
     kept_files: int  # files found in the old dataset's folders that no record lists (left alone)
 
 
-def listed_outputs(record: dict[str, Any]) -> Iterator[str]:
-    """The relative paths a record's ``outputs`` lists (strings or lists of strings)."""
-    outputs = record.get("outputs")
-    if not isinstance(outputs, dict):
-        return
-    for rel in outputs.values():
-        for r in [rel] if isinstance(rel, str) else rel if isinstance(rel, list) else []:
-            if isinstance(r, str):
-                yield r
-
-
 def _inside(root: Path, rel: str) -> Path | None:
-    p = PurePosixPath(rel)
-    if p.is_absolute() or ".." in p.parts or not p.parts:
+    safe = relative_inside(rel)
+    if safe is None or safe == ".":
         return None
-    return root.joinpath(*p.parts)
+    return root / safe
 
 
 def _read_json_lines(path: Path) -> Iterator[dict[str, Any]]:
@@ -87,11 +78,7 @@ def _own_records(lay: DatasetLayout) -> Iterator[tuple[Path, dict[str, Any] | No
     if not folder.is_dir():
         return
     for path in sorted(folder.glob("*/*.json")):
-        try:
-            rec = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            rec = None
-        yield path, rec if isinstance(rec, dict) else None
+        yield path, read_record(path)
 
 
 def _clear_own_files(lay: DatasetLayout) -> tuple[int, set[Path]]:
@@ -105,7 +92,7 @@ def _clear_own_files(lay: DatasetLayout) -> tuple[int, set[Path]]:
         path.unlink(missing_ok=True)
         folders.add(path.parent)
     for rec in listed:
-        for rel in listed_outputs(rec):
+        for rel, _sha in listed_outputs(rec):
             target = _inside(lay.root, rel)
             if target is not None and target.is_file():
                 target.unlink()

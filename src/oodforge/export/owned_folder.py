@@ -33,9 +33,10 @@ import re
 import stat
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 from oodforge._io import atomic_write_json
+from oodforge._paths import relative_inside
 from oodforge._runlock import LOCK_NAME, hold_lock
 from oodforge.errors import UsageError
 
@@ -50,10 +51,10 @@ _TMP_NAME = re.compile(r"^\.(.+)\.[a-z0-9_]{8}\.tmp$")
 
 def _clean_rel(rel: str) -> str | None:
     """``rel`` as a normalised relative POSIX path inside the folder (not the state folder), or None."""
-    p = PurePosixPath(rel)
-    if not rel or "\\" in rel or p.is_absolute() or ".." in p.parts or not p.parts or p.parts[0] == STATE_DIR:
+    safe = relative_inside(rel) if rel and "\\" not in rel else None
+    if safe is None or safe == "." or safe.split("/", 1)[0] == STATE_DIR:
         return None
-    return p.as_posix()
+    return safe
 
 
 def _state_only(folder: Path) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 from oodforge._io import atomic_writer, sha256_file
 from oodforge.export.layout import DatasetLayout
 
-__all__ = ["iter_records", "read_record", "rebuild_manifest", "record_complete"]
+__all__ = ["iter_records", "listed_outputs", "read_record", "rebuild_manifest", "record_complete"]
 
 
 def read_record(path: Path) -> dict[str, Any] | None:
@@ -31,8 +31,8 @@ def read_record(path: Path) -> dict[str, Any] | None:
     return rec
 
 
-def _listed(rec: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
-    """(relative path, listed sha256 or None) of every output a record lists."""
+def listed_outputs(rec: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
+    """(relative path, listed sha256 or None) of every output a record (or manifest line) lists."""
     outputs, hashes = rec.get("outputs"), rec.get("sha256")
     if not isinstance(outputs, dict):
         return
@@ -42,7 +42,8 @@ def _listed(rec: dict[str, Any]) -> Iterator[tuple[str, str | None]]:
         shas = hashes.get(key)
         shas = [shas] if isinstance(shas, str) else shas if isinstance(shas, list) else []
         for i, r in enumerate(rels):
-            yield str(r), (str(shas[i]) if i < len(shas) else None)
+            if isinstance(r, str):
+                yield r, (str(shas[i]) if i < len(shas) else None)
 
 
 def record_complete(
@@ -54,7 +55,7 @@ def record_complete(
         return False
     if rec["split"] != split or rec["image_id"] != image_id:
         return False
-    for rel, sha in _listed(rec):
+    for rel, sha in listed_outputs(rec):
         path = lay.abs(rel)
         if not path.is_file():
             return False

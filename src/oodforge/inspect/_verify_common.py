@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 
 from oodforge._io import sha256_bytes
+from oodforge._paths import relative_inside
 from oodforge.config.identity import config_sha256
 from oodforge.errors import ConfigError, SampleError
 from oodforge.export.layout import DatasetLayout
@@ -168,12 +169,7 @@ class OrderCheck:
         self.prev = key
 
 
-def safe_rel(rel: str) -> str | None:
-    """``rel`` as a POSIX path inside the dataset root; None when it is absolute or climbs out with ``..``."""
-    pure = PurePosixPath(rel)
-    if pure.is_absolute() or ".." in pure.parts:
-        return None
-    return pure.as_posix()
+safe_rel = relative_inside  # a path inside the dataset root, or None
 
 
 def read_one(job: VerifyJob, out: Checked, prefix: str, key: str, rel: str, expected: str | None) -> bytes | None:

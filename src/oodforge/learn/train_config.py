@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from oodforge.config._base import Strict as _Strict
 from oodforge.config._base import validate_strict
-from oodforge.config.loader import _format_error, read_yaml
+from oodforge.config.loader import _format_error, read_yaml, resolve_path
 from oodforge.errors import ConfigError
 from oodforge.learn.outlier_paste import OutlierPasteConfig
 
@@ -140,10 +140,7 @@ class TrainConfig(_Strict):
 
 
 def _resolve(value: str | None, base: Path) -> str | None:
-    if value is None:
-        return None
-    p = Path(value).expanduser()
-    return str((p if p.is_absolute() else base / p).resolve())
+    return None if value is None else resolve_path(value, base)
 
 
 def load_train_config(path: str | Path) -> TrainConfig:

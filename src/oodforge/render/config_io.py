@@ -14,7 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from oodforge.config._base import validate_strict
-from oodforge.config.loader import _format_error, read_yaml
+from oodforge.config.loader import _format_error, read_yaml, resolve_path
 from oodforge.errors import ConfigError, InputFileError
 from oodforge.render.config import PRIMITIVES, RenderConfig
 
@@ -46,17 +46,12 @@ def render_config_from_dict(data: Any, source: str = "<config>") -> RenderConfig
         raise ConfigError(_format_error(exc, source, RenderConfig)) from None
 
 
-def _abs(value: str, base: Path) -> str:
-    p = Path(value).expanduser()
-    return str((p if p.is_absolute() else base / p).resolve())
-
-
 def _resolve(cfg: RenderConfig, base: Path) -> RenderConfig:
     data = cfg.model_dump(mode="python")
-    data["output_root"] = _abs(data["output_root"], base)
+    data["output_root"] = resolve_path(data["output_root"], base)
     if data["scene"]["blend_file"] is not None:
-        data["scene"]["blend_file"] = _abs(data["scene"]["blend_file"], base)
-    data["anomalies"] = [a if a in PRIMITIVES else _abs(a, base) for a in data["anomalies"]]
+        data["scene"]["blend_file"] = resolve_path(data["scene"]["blend_file"], base)
+    data["anomalies"] = [a if a in PRIMITIVES else resolve_path(a, base) for a in data["anomalies"]]
     data["modes"] = {k: v for k, v in data["modes"].items() if v is not None}
     return RenderConfig.model_validate(data)
 
