@@ -263,25 +263,25 @@ def label(
 ) -> tuple[int, int, int, int] | None:
     """Draw ``line`` near the box ``anchor`` (x0, y0, x1, y1) inside ``img``, clear of the boxes in ``taken``.
 
-    The label is cut to the image's width and tried above the anchor, below it, then in every band of the
-    image from the top, each left-aligned with the anchor, right-aligned with it, at the left and at the right
-    edge; the first place that meets no taken box wins, its box is added to ``taken`` and returned. A label
-    with no free place (a small image crowded with labels) is left out: None.
+    The label is cut to the image's width and tried next to the anchor first (above it, then below it, each
+    left-aligned then right-aligned with it), then in every band of the image from the top, aligned with the
+    anchor or at the left and right edge; the first place that meets no taken box wins, its box is added to
+    ``taken`` and returned. A label with no free place (a small image crowded with labels) is left out: None.
     """
     h, w = img.shape[:2]
     line = fit_text(line, w, scale)
     tw, lh = text_width(line, scale), line_height(scale)
     if not line or lh > h:
         return None
-    tops = [anchor[1] - lh - 1, anchor[3] + 1, *range(0, h - lh + 1, lh)]
-    lefts = [anchor[0], anchor[2] - tw, 0, w - tw]
-    for top in (min(max(t, 0), h - lh) for t in tops):
-        for x in (min(max(x, 0), w - tw) for x in lefts):
-            box = (x, top, x + tw, top + lh)
-            if not any(_meets(box, b) for b in taken):
-                text(img, line, (x + OUTLINE + 1, top + _metrics(scale)[0]), color, scale)
-                taken.append(box)
-                return box
+    near = [(t, x) for t in (anchor[1] - lh - 1, anchor[3] + 1) for x in (anchor[0], anchor[2] - tw)]
+    far = [(t, x) for t in range(0, h - lh + 1, lh) for x in (anchor[0], anchor[2] - tw, 0, w - tw)]
+    for t, x in near + far:
+        top, left = min(max(t, 0), h - lh), min(max(x, 0), w - tw)
+        box = (left, top, left + tw, top + lh)
+        if not any(_meets(box, b) for b in taken):
+            text(img, line, (left + OUTLINE + 1, top + _metrics(scale)[0]), color, scale)
+            taken.append(box)
+            return box
     return None
 
 
