@@ -77,16 +77,13 @@ def synthesize_image(ctx: SynthContext, split: str, image_id: str) -> ManifestRe
     label_ids = load_label_ids(frame.label_path)
     gt = ctx.gt_lut[label_ids]
     src_bytes = read_bytes(frame.image_path)
-    # clean records copy these bytes unseen: check the container, channels, bit depth and size (~1 ms)
+    # every image: container, channels, bit depth and size against the labels (~1 ms; clean ones are copied unseen)
     check_source_image(src_bytes, frame.image_path, label_ids.shape, frame.label_path)
     result = SearchResult([], planned, None)
     rendered: Rendered | None = None
     camera: dict[str, Any] | None = None
     if planned > 0:
-        scene = decode_image_rgb(src_bytes, frame.image_path)
-        if scene.shape[:2] != label_ids.shape:
-            raise SampleError(f"{frame.image_path}: image is {scene.shape[1]}x{scene.shape[0]} but its labels "
-                              f"are {label_ids.shape[1]}x{label_ids.shape[0]}")  # fmt: skip
+        scene = decode_image_rgb(src_bytes, frame.image_path)  # size already checked against the labels
         info = analyse_scene(ctx, frame, label_ids)
         if syn.geometry.scale_mode == "metric" and info.camera is not None:
             camera = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(info.camera).items()}
