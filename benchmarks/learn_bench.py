@@ -30,7 +30,8 @@ from torch.utils.data import DataLoader
 
 from oodforge.demo.world import write_demo_world
 from oodforge.learn.data import CityscapesSegmentation
-from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig, OutlierPasteDataset
+from oodforge.learn.outlier_dataset import OutlierPasteDataset
+from oodforge.learn.outlier_paste import OutlierPaste, OutlierPasteConfig
 
 
 def _one_thread(_worker: int = 0) -> None:
