@@ -14,9 +14,10 @@ Two measurements, side by side in one run (written to results/benchmark.json and
 
    - forward: ``ModelSource.output`` (input convention, ``model(x)``, logits restored to the image size);
    - (a) scores: the registered score functions + the float16 conversion ``oodforge score`` applies;
-   - (b) metric accumulation: pixel metric state update, score histogram (codes + bincount), worst-frame
-     bookkeeping (per-frame AP + heap), component bookkeeping (float16 maps kept for pass 2, read back, label
-     read again, ``ComponentPass.update``), and the end-of-benchmark compute + reports amortised per frame;
+   - (b) metric accumulation: per row one float16 key count by label class feeding the pixel metric state and
+     the score histogram, worst-frame bookkeeping (per-frame AP from the primary row's count + heap), component
+     bookkeeping (float16 maps kept for pass 2, read back, label read again and its components labelled once,
+     ``ComponentPass.update_truth`` per row), and the end-of-benchmark compute + reports amortised per frame;
    - (c) the rest: decoding the image and label, the up-front label check, dispatch.
 
    A second run with the default thread count (``min(4, CPUs)``) gives the wall-clock overhead as a user sees it.
@@ -183,9 +184,9 @@ def _instrument(timers: Timers) -> None:
     import oodforge.eval._bench_entry as entry_mod
     import oodforge.eval.bench_engine as engine_mod
     from oodforge.eval._bench_frames import WorstFrames
-    from oodforge.eval._bench_pairs import KeyHistogram, make_scorer
+    from oodforge.eval._bench_pairs import PairState, make_scorer
     from oodforge.eval._eval_steps import ComponentPass
-    from oodforge.metrics import PixelMetrics
+    from oodforge.metrics import ComponentMetrics, PixelMetrics
 
     def scorer(spec: Any, sml: Any) -> Callable[..., Any]:
         return timers.wrap(f"score {spec.folder}", make_scorer(spec, sml))
@@ -194,22 +195,24 @@ def _instrument(timers: Timers) -> None:
     for name, attr in (
         ("score msp+entropy+energy (shared LSE per T)", "softmax_family_scores"),
         ("float16", "float16_scores"),
-        ("maps_save", "save_npy"),
         ("worst_ap", "frame_ap"),
         ("decode", "_load"),
-        ("label_reload", "load_label"),
+        ("maps_save", "_scratch_save"),
     ):
         setattr(entry_mod, attr, timers.wrap(name, getattr(entry_mod, attr)))
     for cls, attr, name in (
-        (PixelMetrics, "update", "pixel_update"),
+        (PairState, "update", "pixel_update"),
         (PixelMetrics, "compute", "pixel_compute"),
-        (KeyHistogram, "update", "hist_update"),
+        (entry_mod.FrameLabel, "__init__", "label_offsets"),
         (WorstFrames, "offer", "worst_offer"),
-        (ComponentPass, "update", "comp_update"),
+        (entry_mod.EntryRunner, "_save_map", "maps_save"),
+        (entry_mod.EntryRunner, "load_map", "maps_load"),
+        (entry_mod.EntryRunner, "_pass2_label", "label_reload"),
+        (ComponentPass, "update_truth", "comp_update"),
         (entry_mod.EntryRunner, "_report", "reports"),
     ):
         setattr(cls, attr, timers.wrap(name, getattr(cls, attr)))
-    setattr(KeyHistogram, "codes", staticmethod(timers.wrap("hist_codes", KeyHistogram.codes)))  # noqa: B010
+    setattr(ComponentMetrics, "truth", staticmethod(timers.wrap("comp_truth", ComponentMetrics.truth)))  # noqa: B010
     run = entry_mod.EntryRunner._run
 
     def start(self: Any, *args: Any) -> Any:
@@ -222,10 +225,9 @@ def _instrument(timers: Timers) -> None:
 
 #: (b) metric accumulation, by group
 METRIC_GROUPS = {
-    "pixel state": ["pixel_update"],
-    "histogram": ["hist_codes", "hist_update"],
+    "pixel state + score histogram (one key count per row)": ["label_offsets", "pixel_update"],
     "worst frames": ["worst_ap", "worst_offer"],
-    "components (pass 2)": ["maps_save", "maps_load", "label_reload", "comp_update"],
+    "components (pass 2)": ["maps_save", "maps_load", "label_reload", "comp_truth", "comp_update", "pass2_loop"],
     "compute + reports (amortised)": ["pixel_compute", "reports"],
 }
 
@@ -251,7 +253,7 @@ def _per_frame(timers: Timers, entry: str, n: int) -> dict[str, Any]:
             for key, v in d.items():
                 row[key] += v
         row["dispatch"] = wall1 - sum(v for key, v in p1.items() if key != "model")
-        row["maps_load"] = wall2 - sum(p2.values())  # np.load of the kept maps + the loop
+        row["pass2_loop"] = wall2 - sum(p2.values())  # the loop itself
         row["wall_p1"], row["wall_p2"] = wall1, wall2
         row["outside"] = wall1 - p1.get("forward", 0.0) - p1.get("decode", 0.0) + wall2
         frames.append(row)
@@ -420,6 +422,7 @@ def _overhead_rows(pf: dict[str, Any], label_check: float) -> dict[str, Any]:
         "other_s": c,
         "other_parts_s": {"decode": pf.get("decode", 0.0), "dispatch": pf.get("dispatch", 0.0), "label": label_check},
         "metric_pct": 100 * b / fwd,
+        "metric_without_components_pct": 100 * (b - groups["components (pass 2)"]) / fwd,
         "scores_plus_metric_pct": 100 * (a + b) / fwd,
         "all_outside_forward_pct": 100 * (a + b + c) / fwd,
     }
@@ -465,6 +468,15 @@ def _markdown(data: dict[str, Any]) -> str:
     lines.append(line("**(b) metric accumulation**", rs["metric_s"], rf["metric_s"], "<= 5 %"))
     for g in METRIC_GROUPS:
         lines.append(line(f"&nbsp;&nbsp;(b) {g}", rs["metric_groups_s"][g], rf["metric_groups_s"][g]))
+    comp = "components (pass 2)"
+    lines.append(
+        line(
+            "(b) without the component pass (benchmarks without a component track: Fishyscapes, Road Anomaly, synth)",
+            rs["metric_s"] - rs["metric_groups_s"][comp],
+            rf["metric_s"] - rf["metric_groups_s"][comp],
+            "<= 5 %",
+        )
+    )
     lines.append(line("**(a) + (b)**", rs["scores_s"] + rs["metric_s"], rf["scores_s"] + rf["metric_s"]))
     lines.append(line("(c) decode image + label, label check, dispatch", rs["other_s"], rf["other_s"]))
     lines.append(
@@ -478,9 +490,12 @@ def _markdown(data: dict[str, Any]) -> str:
     for name, r in (("smiyc", rs), ("fishyscapes", rf)):
         ok_b = "meets" if r["metric_pct"] <= 5 else "misses"
         ok_ab = "meets it too" if r["scores_plus_metric_pct"] <= 5 else "does **not** meet it"
+        ok_p = "meets" if r["metric_without_components_pct"] <= 5 else "misses"
         lines.append(
-            f"- {name}: the metric overhead (b) is {r['metric_pct']:.2f} % of the forward pass: it {ok_b} the "
-            f"<= 5 % target; scores + metrics (a) + (b) are {r['scores_plus_metric_pct']:.2f} %: {ok_ab}."
+            f"- {name}: the metric overhead (b) is {r['metric_pct']:.2f} % of the forward pass with the component "
+            f"pass: it {ok_b} the <= 5 % target; without it (pixel metrics, histogram, worst frames, reports) "
+            f"{r['metric_without_components_pct']:.2f} %: it {ok_p} it; scores + metrics (a) + (b) are "
+            f"{r['scores_plus_metric_pct']:.2f} %: {ok_ab}."
         )
     top = sorted(rs["scores_parts_s"].items(), key=lambda kv: -kv[1])[:3]
     lines.append(
@@ -563,7 +578,7 @@ def main() -> None:
         else:
             print(json.dumps(child_memory(*params)))
         return
-    frames = 2 if args.quick else 4
+    frames = 2 if args.quick else 8
     sizes = (10, 100) if args.quick else (50, 500)
     hw = (128, 256)
     t0 = time.perf_counter()

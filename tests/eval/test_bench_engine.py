@@ -18,11 +18,12 @@ from oodforge._io import read_image_rgb, read_label_png
 from oodforge.errors import DataLayoutError, InputFileError, UsageError
 from oodforge.eval import evaluate, score_logits_dir
 from oodforge.eval._bench_entry import EntryPlan, EntryRunner
-from oodforge.eval._bench_frames import WorstFrames, frame_ap
+from oodforge.eval._bench_frames import WorstFrames
 from oodforge.eval._bench_pairs import PairSpec, make_scorer
 from oodforge.eval._bench_source import LogitsSource, ModelSource
 from oodforge.eval.bench_engine import run_benchmark
 from oodforge.eval.suite import load_suite
+from oodforge.metrics import pixel_metrics
 
 if "bench_fixtures" not in sys.modules:
     _spec = importlib.util.spec_from_file_location("bench_fixtures", Path(__file__).with_name("bench_fixtures.py"))
@@ -84,7 +85,10 @@ def test_component_maps_are_temporary(world: Any, tmp_path: Path) -> None:
         assert [c[1:] for c in calls if c[0] == stage] == [(k, n) for k in range(1, n + 1)]
     assert any("component pass: 8 float16 score maps" in n for n in run.notes)
     assert run.score_dirs == {}
-    assert run.reports["synth"]["energy @ T=1"].components is not None
+    mine = run.reports["synth"]["energy @ T=1"]
+    assert mine.components is not None
+    entry = _entries(suite_path)["synth"]  # the raw temporary maps give what `score` + `eval` give
+    bfx.same_report(mine, bfx.hand_report(world, entry, world.logits / "synth", "energy", 1.0, tmp_path / "hand"))
 
 
 def _benchmarks(world: Any, *names: str) -> list[dict]:
@@ -314,7 +318,8 @@ def test_worst_frames_are_the_lowest_frame_ap(world: Any, tmp_path: Path) -> Non
     aps = {}
     for image_id in reader.image_ids():
         z = np.load(world.logits / "synth" / f"{image_id}.npy")
-        aps[image_id] = frame_ap(entropy_score(z).astype(np.float16), reader.load_label(image_id))
+        s16, label = entropy_score(z).astype(np.float16), reader.load_label(image_id)
+        aps[image_id] = float(pixel_metrics(s16, label, "fishyscapes", single_class="nan").ap)
     expected = sorted(aps, key=aps.__getitem__)[:2]
     worst = run.worst["synth"]
     assert [w.image_id for w in worst] == expected

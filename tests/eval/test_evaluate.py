@@ -163,3 +163,18 @@ def test_smiyc_scores_beyond_float16_name_the_file(dataset, tmp_path: Path) -> N
         "float16 scores: rescale them or use --protocol fishyscapes"
     )
     assert rep.pixel.num_positives == 1800 and rep.components is not None
+
+
+def test_component_pass_float16_rule_equals_the_float32_comparison() -> None:
+    """The exact (`fishyscapes`) rule on float16 maps: `s16 > t16` equals `float32(s) >= threshold` everywhere."""
+    from oodforge.eval._eval_steps import ComponentPass
+
+    every = np.arange(1 << 16, dtype=np.uint16).view(np.float16)
+    every = every[np.isfinite(every)].reshape(1, -1)
+    some = every[0, ::997].astype(np.float32)
+    thresholds = [0.0, -0.0, 1e-9, -1e-9, 6e-8, 65504.0, 70000.0, -70000.0, 0.1, -0.1, 1 / 3]
+    thresholds += [float(v) for v in some] + [float(np.nextafter(v, np.float32(np.inf))) for v in some]
+    for t in thresholds:
+        comp = ComponentPass("obstacle", "fishyscapes", t)
+        want = every.astype(np.float32) >= np.float32(t)
+        assert np.array_equal(comp._at_least(every), want), t

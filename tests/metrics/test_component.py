@@ -204,3 +204,40 @@ class TestComponentTester(MetricTester):
         # merge re-associates the float sums: equal to the last bits
         for key, va in a.to_dict().items():
             assert va == pytest.approx(b.to_dict()[key], rel=1e-12), key
+
+
+def test_shared_truth_equals_update_and_the_reference(rng: np.random.Generator) -> None:
+    """`truth` once per frame + `update_masks` per prediction == `update` per (prediction, frame) == reference."""
+    for trial in range(12):
+        h, w = rng.integers(10, 40, 2)
+        labels = np.zeros((h, w), np.uint8)
+        for _ in range(rng.integers(0, 6)):
+            y, x = rng.integers(0, h), rng.integers(0, w)
+            labels[y : y + rng.integers(1, 12), x : x + rng.integers(1, 12)] = 1
+        labels[rng.random((h, w)) < 0.05] = 255
+        sizes = [(50, 10), (4, 3), (0, 0)][trial % 3]
+        truth = ComponentMetrics.truth(labels)
+        shared = ComponentMetrics(min_pred_size=sizes[0], min_gt_size=sizes[1], threshold=0.5)
+        one_by_one = ComponentMetrics(min_pred_size=sizes[0], min_gt_size=sizes[1], threshold=0.5)
+        preds = []
+        for _ in range(3):  # several predictions against one truth, as `oodforge benchmark` does per row
+            scores = (rng.random((h, w)) < 0.3).astype(np.float16) + rng.random((h, w)).astype(np.float16) * 0.2
+            shared.update_masks(shared.predict(scores), truth)
+            one_by_one.update(scores, labels)
+            preds.append(scores > np.float16(0.5))
+        assert repr(shared.compute()) == repr(one_by_one.compute())  # NaN-aware: every field, NaN as 'nan'
+        ref = reference_split(preds, [labels] * 3, *sizes)
+        assert (list(shared.compute().tp), list(shared.compute().fp)) == (ref["tp"], ref["fp"])
+
+
+def test_update_masks_refuses_a_wrong_mask() -> None:
+    labels, _ = frame(8, 8)
+    metric = ComponentMetrics()
+    with pytest.raises(ValueCheckError, match="bool mask of shape"):
+        metric.update_masks(np.zeros((8, 8), np.float32), metric.truth(labels))
+    with pytest.raises(ValueCheckError, match="bool mask of shape"):
+        metric.update_masks(np.zeros((4, 8), bool), metric.truth(labels))
+    with pytest.raises(ValueCheckError, match="threshold"):
+        metric.predict(np.zeros((8, 8), np.float16))
+    with pytest.raises(ValueCheckError, match=r"\(H, W\) labels"):
+        metric.truth(np.zeros((1, 8, 8), np.uint8))

@@ -112,6 +112,36 @@ def test_float16_histogram_path_equals_float32_path(rng: np.random.Generator) ->
     assert_results_equal(mixed.compute(), pixel_metrics(scores.astype(np.float32), labels))
 
 
+@pytest.mark.parametrize("protocol", ["fishyscapes", "smiyc", "smiyc2021"])
+def test_update_histogram_equals_update(protocol: str, rng: np.random.Generator) -> None:
+    """Frames given as float16 key histograms build the same state as the frames themselves."""
+    from oodforge.metrics._f16 import float16_keys, histogram_by_code
+
+    by_pixels, by_hist = PixelMetrics(protocol), PixelMetrics(protocol)  # type: ignore[arg-type]
+    for k in range(4):
+        labels = (rng.random((16, 24)) < 0.2).astype(np.uint8)
+        labels[rng.random((16, 24)) < 0.1] = 255
+        scores = (rng.normal(size=(16, 24)) + labels * (k % 3)).astype(np.float16)
+        scores[0, :3] = [-0.0, 0.0, 65504]
+        by_pixels.update(scores[None], labels[None])
+        by_hist.update_histogram(histogram_by_code(float16_keys(scores), np.minimum(labels, 2)))
+    assert_results_equal(by_hist.compute(), by_pixels.compute())
+    a, b = by_hist.curves(), by_pixels.curves()
+    for field in ("thresholds", "tp", "fp"):
+        assert np.array_equal(getattr(a, field), getattr(b, field)), field
+
+
+def test_update_histogram_refuses_bad_counts() -> None:
+    metric = PixelMetrics("smiyc")
+    for bad in (np.zeros((2, 100), np.int64), -np.ones((2, 65536), np.int64), np.zeros((2, 65536))):
+        with pytest.raises(ValueCheckError, match="key histogram"):
+            metric.update_histogram(bad)
+    nan = np.zeros((2, 65536), np.int64)
+    nan[0, 0xFE00] = 1  # a NaN key
+    with pytest.raises(ValueCheckError, match="NaN or inf"):
+        metric.update_histogram(nan)
+
+
 def test_state_is_bounded(rng: np.random.Generator) -> None:
     metric16, metric32 = PixelMetrics(), PixelMetrics()
     for _ in range(3):

@@ -23,16 +23,18 @@ from oodforge._io import atomic_write_bytes
 from oodforge.benchmarks import BenchmarkReader
 from oodforge.errors import InputFileError, OodforgeError, SampleError, ShapeError, ValueCheckError
 from oodforge.eval._bench_frames import WorstFrames, frame_ap
-from oodforge.eval._bench_pairs import KeyHistogram, PairSpec, PairState, float16_scores
+from oodforge.eval._bench_pairs import FrameLabel, PairSpec, PairState, float16_scores
 from oodforge.eval._bench_source import FrameOutput, LogitsSource, Source, check_output_kind
 from oodforge.eval._eval_steps import ComponentPass, assemble_report, check_classes, load_label
 from oodforge.eval.report import EvalReport
-from oodforge.metrics import PixelResult
+from oodforge.metrics import ComponentMetrics, PixelResult
+from oodforge.metrics._components import FrameTruth
 from oodforge.scores.pixel import SOFTMAX_FAMILY, softmax_family_scores
 
 __all__ = ["EntryPlan", "EntryRunner", "save_npy"]
 
 Progress = Callable[[str, int, int], None]
+_LABELS = ".labels"  # pass 2's copy of the labels in the temporary folder (no score folder starts with a dot)
 T = TypeVar("T")
 K = TypeVar("K")
 
@@ -169,7 +171,9 @@ class EntryRunner:
                 f"{where}: output is {output.hw[1]}x{output.hw[0]}, the label {label.shape[1]}x{label.shape[0]} "
                 "(width x height); expected outputs at the image size"
             )
-        codes = KeyHistogram.codes(label)
+        frame = FrameLabel(label)
+        if self._temp and self.maps_dir is not None:  # pass 2 reads it back instead of decoding the PNG again
+            _scratch_save(self._map_path(_LABELS, image_id), label)
         inputs: dict[float, Any] = {}
         for spec in self.scorers:
             if spec.class_t not in inputs:
@@ -177,22 +181,44 @@ class EntryRunner:
 
         shared = self._softmax_family(inputs, where)
 
-        def one(spec: PairSpec) -> np.ndarray | None:
+        def one(spec: PairSpec) -> tuple[np.ndarray, np.ndarray] | None:
             try:
                 raw = shared[spec] if spec in shared else self.scorers[spec](inputs[spec.class_t])
             except (ShapeError, ValueCheckError) as exc:
                 raise self._error(f"{where}: score '{spec.score}': {exc}") from None
             s16 = float16_scores(raw, label.shape, f"{where} (score '{spec.score}')", self._error)
-            self.states[spec].update(s16, label, codes)
+            hist = self.states[spec].update(s16, frame)
             if self.maps_dir is not None:
-                self._written[spec] += save_npy(self.maps_dir / spec.folder / f"{image_id}.npy", s16)
-            return s16 if spec == self.primary else None  # the other maps are dropped with the frame
+                self._written[spec] += self._save_map(spec, image_id, s16)
+            return (s16, hist) if spec == self.primary else None  # the other maps are dropped with the frame
 
-        primary = next(m for m in self._map(one, list(self.scorers)) if m is not None)
+        primary, hist = next(m for m in self._map(one, list(self.scorers)) if m is not None)
         if self.logits_dir is not None:
             dense = np.clip(output.pixel_scores(1.0), -65504, 65504).astype(np.float16)
             save_npy(self.logits_dir / f"{image_id}.npy", dense)
-        self.worst.offer(image_id, frame_ap(primary, label), image, primary, label)
+        self.worst.offer(image_id, frame_ap(hist), image, primary, label)
+
+    def _save_map(self, spec: PairSpec, image_id: str, s16: np.ndarray) -> int:
+        """Keep one float16 map for pass 2: plainly in the temporary folder, atomically where it was asked for."""
+        path = self._map_path(spec.folder, image_id)
+        if not self._temp:
+            return save_npy(path, s16)
+        _scratch_save(path, s16)
+        return int(s16.nbytes)
+
+    def _map_path(self, folder: str, image_id: str) -> Path:
+        assert self.maps_dir is not None
+        return self.maps_dir / folder / f"{image_id}.npy"
+
+    def load_map(self, spec: PairSpec, image_id: str) -> np.ndarray:
+        """One float16 map kept by pass 1."""
+        return np.load(self._map_path(spec.folder, image_id))
+
+    def _pass2_label(self, image_id: str) -> np.ndarray:
+        """The frame's label for pass 2: the copy pass 1 kept in the temporary folder, else decoded again."""
+        if self._temp:
+            return np.load(self._map_path(_LABELS, image_id))
+        return load_label(self.plan.reader, image_id)
 
     def run(
         self, progress: Progress | None, curve_points: int, bins: int, workers: int = 1
@@ -217,13 +243,13 @@ class EntryRunner:
             check_classes(r.num_positives, r.num_negatives, self.plan.what, len(ids))
         comps: dict[PairSpec, ComponentPass] = {}
         if self.plan.track is not None and self.maps_dir is not None:
-            track, protocol, maps_dir = self.plan.track, self.plan.protocol, self.maps_dir
+            track, protocol = self.plan.track, self.plan.protocol
             comps = {s: ComponentPass(track, protocol, r.best_f1_threshold) for s, r in results.items()}
             for k, image_id in enumerate(ids, start=1):
-                label = load_label(self.plan.reader, image_id)
+                truth = ComponentMetrics.truth(self._pass2_label(image_id))  # the label side, once for every row
 
-                def one(spec: PairSpec, image_id: str = image_id, label: np.ndarray = label) -> None:
-                    comps[spec].update(np.load(maps_dir / spec.folder / f"{image_id}.npy"), label)
+                def one(spec: PairSpec, image_id: str = image_id, truth: FrameTruth = truth) -> None:
+                    comps[spec].update_truth(self.load_map(spec, image_id), truth)
 
                 self._map(one, list(comps))
                 if progress is not None:
@@ -242,6 +268,12 @@ class EntryRunner:
             reader, self.plan.protocol, state.pixel, result, state.hist.finalize(bins), comp, self.plan.track,
             root=str(reader.root), scores_dir=scores_dir, curve_points=points,
         )  # fmt: skip
+
+
+def _scratch_save(path: Path, arr: np.ndarray) -> None:
+    """``np.save`` into the run's temporary folder: no atomic rename (the folder goes when the run ends)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, arr, allow_pickle=False)
 
 
 def _load(reader: BenchmarkReader, image_id: str) -> Any:

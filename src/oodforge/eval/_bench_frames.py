@@ -18,14 +18,16 @@ import numpy as np
 
 from oodforge._io import encode_png
 from oodforge.eval.bench_results import WorstFrame
-from oodforge.metrics import pixel_metrics
+from oodforge.metrics import PixelMetrics
 
 __all__ = ["WorstFrames", "frame_ap"]
 
 
-def frame_ap(s16: np.ndarray, label: np.ndarray) -> float:
-    """Exact AP of one frame (NaN without an anomaly or a normal pixel)."""
-    return float(pixel_metrics(s16, label, "fishyscapes", single_class="nan").ap)
+def frame_ap(hist: np.ndarray) -> float:
+    """Exact AP of one frame from its (2, 65536) float16 key histogram (NaN without an anomaly or a normal pixel)."""
+    metric = PixelMetrics("fishyscapes", single_class="nan")
+    metric.update_histogram(hist)
+    return float(metric.compute().ap)
 
 
 @dataclass
@@ -47,10 +49,18 @@ def _small(image: np.ndarray, score: np.ndarray, label: np.ndarray, width: int) 
         return image.copy(), score.astype(np.float32), label.copy()
     size = (width, max(1, round(h * width / w)))
     return (
-        cv2.resize(image, size, interpolation=cv2.INTER_AREA),
-        cv2.resize(score.astype(np.float32), size, interpolation=cv2.INTER_AREA),
+        _area(image, size),
+        _area(score[::2, ::2].astype(np.float32) if w >= 2 * width else score.astype(np.float32), size),
         cv2.resize(label, size, interpolation=cv2.INTER_NEAREST),
     )
+
+
+def _area(a: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Shrink ``a`` to ``size``: exact 2x area halvings (OpenCV's fast path), then bilinear for the last < 2x."""
+    while a.shape[1] >= 2 * size[0] and a.shape[0] >= 2 * size[1]:
+        h, w = a.shape[0] // 2 * 2, a.shape[1] // 2 * 2  # an even crop keeps the halving exact (fast)
+        a = cv2.resize(a[:h, :w], (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(a, size, interpolation=cv2.INTER_LINEAR)  # OpenCV's general INTER_AREA costs ~1 ms here
 
 
 def _heat(score: np.ndarray) -> np.ndarray:

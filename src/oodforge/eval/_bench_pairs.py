@@ -7,8 +7,9 @@ same checks. Scores without a temperature parameter (``maxlogit``, ``sml``) give
 temperature (``oodforge score`` refuses ``--temperature`` for them): such rows share one state.
 
 State per distinct row and benchmark (:class:`PairState`): the pixel metric state of the protocol (constant
-1 MiB for ``fishyscapes`` on float16 maps, <= 769 bins per frame for ``smiyc*``) and a 1.5 MiB float16 key
-histogram; no per-frame array.
+1 MiB for ``fishyscapes`` on float16 maps, <= 769 bins per frame for ``smiyc*``) and a 1 MiB float16 key
+histogram; no per-frame array. Per frame and row, ONE ``bincount`` of the map's float16 keys by label class
+feeds the metric, the score histogram and (primary row) the per-frame AP.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import numpy as np
@@ -25,11 +27,22 @@ from oodforge.eval._histogram import Float16Histogram
 from oodforge.eval.bench_results import Temperature, row_key
 from oodforge.eval.report import ScoreHistogram
 from oodforge.metrics import PixelMetrics
+from oodforge.metrics._f16 import NUM_KEYS, float16_keys
 from oodforge.scores import SMLStats, create_score
 
-__all__ = ["KeyHistogram", "PairSpec", "PairState", "float16_scores", "make_scorer", "plan_rows", "takes_temperature"]
+__all__ = [
+    "FrameLabel",
+    "KeyHistogram",
+    "PairSpec",
+    "PairState",
+    "float16_scores",
+    "key_histogram",
+    "make_scorer",
+    "plan_rows",
+    "takes_temperature",
+]
 
-_NKEYS = 1 << 16
+_NEG_ZERO_KEY, _POS_ZERO_KEY = 0x7FFF, 0x8000  # keys of -0.0 and +0.0
 
 
 @dataclass(frozen=True)
@@ -125,29 +138,47 @@ def float16_scores(scores: Any, hw: tuple[int, int], where: str, error: type[Ood
     return out
 
 
+class FrameLabel:
+    """One frame's label, prepared once for every row: the label and each pixel's key-histogram offset.
+
+    Offsets: 0 normal, 65536 anomaly, 131072 void (every label value other than 0 and 1).
+    """
+
+    def __init__(self, label: np.ndarray) -> None:
+        self.label = label
+        self.offsets = np.minimum(label, 2).astype(np.intp) << 16
+
+
+def key_histogram(s16: np.ndarray, frame: FrameLabel) -> np.ndarray:
+    """(2, 65536) counts of the frame's normal / anomaly pixels per float16 key, -0.0 kept apart (one bincount)."""
+    idx = np.bitwise_or(frame.offsets, float16_keys(s16))
+    return np.bincount(idx.ravel(), minlength=3 * NUM_KEYS)[: 2 * NUM_KEYS].reshape(2, NUM_KEYS)
+
+
+@cache
+def _key_bits() -> np.ndarray:
+    """The float16 bit pattern of every key (inverse of :func:`~oodforge.metrics._f16.float16_keys`)."""
+    keys = np.arange(NUM_KEYS, dtype=np.uint32)
+    return np.where(keys & 0x8000, keys ^ 0x8000, 0xFFFF - keys).astype(np.intp)
+
+
 class KeyHistogram:
-    """:class:`~oodforge.eval._histogram.Float16Histogram` for float16 maps in one bincount per frame (same result)."""
+    """:class:`~oodforge.eval._histogram.Float16Histogram` from the frames' key histograms (same result)."""
 
     def __init__(self) -> None:
-        self.counts = np.zeros((2, _NKEYS), np.int64)
+        self.counts = np.zeros((2, NUM_KEYS), np.int64)  # per key, -0.0 and +0.0 apart
 
-    @staticmethod
-    def codes(label: np.ndarray) -> np.ndarray:
-        """Per-pixel bin offsets of a uint8 label: 0 normal, 65536 anomaly, 131072 void."""
-        return np.minimum(label, 2).astype(np.int32) << 16
-
-    def update(self, s16: np.ndarray, codes: np.ndarray) -> None:
-        """Add one float16 map with the :meth:`codes` of its label."""
-        keys = np.ascontiguousarray(s16).view(np.uint16).astype(np.int32) | codes
-        self.counts += np.bincount(keys.ravel(), minlength=3 * _NKEYS)[: 2 * _NKEYS].reshape(2, _NKEYS)
+    def add(self, hist: np.ndarray) -> None:
+        """Add one frame's :func:`key_histogram` (before -0.0 is folded)."""
+        self.counts += hist
 
     def finalize(self, bins: int) -> ScoreHistogram:
         """The histogram :class:`Float16Histogram` would give for the same maps."""
         hist = Float16Histogram()
-        hist.counts = self.counts.copy()
-        seen = self.counts.sum(axis=0) > 0
+        hist.counts[:, _key_bits()] = self.counts
+        seen = hist.counts.sum(axis=0) > 0
         if seen.any():
-            values = np.arange(_NKEYS, dtype=np.uint16).view(np.float16).astype(np.float64)[seen]
+            values = np.arange(NUM_KEYS, dtype=np.uint16).view(np.float16).astype(np.float64)[seen]
             hist.lo, hist.hi = float(values.min()), float(values.max())
         return hist.finalize(bins)
 
@@ -164,10 +195,14 @@ class PairState:
         self.pixel = PixelMetrics(protocol, single_class="nan")  # type: ignore[arg-type]
         self.hist = KeyHistogram()
 
-    def update(self, s16: np.ndarray, label: np.ndarray, codes: np.ndarray) -> None:
-        """Add one frame's float16 map."""
-        self.pixel.update(s16, label)
-        self.hist.update(s16, codes)
+    def update(self, s16: np.ndarray, frame: FrameLabel) -> np.ndarray:
+        """Add one frame's float16 map; return its key histogram with -0.0 folded (the metric's input)."""
+        hist = key_histogram(s16, frame)
+        self.hist.add(hist)
+        hist[:, _POS_ZERO_KEY] += hist[:, _NEG_ZERO_KEY]
+        hist[:, _NEG_ZERO_KEY] = 0
+        self.pixel.update_histogram(hist)
+        return hist
 
     @property
     def nbytes(self) -> int:

@@ -19,6 +19,8 @@ from oodforge.benchmarks import BenchmarkReader
 from oodforge.errors import InputFileError, SampleError, ShapeError, UsageError, ValueCheckError
 from oodforge.eval.report import EvalCurves, EvalReport, ScoreHistogram
 from oodforge.metrics import ComponentMetrics, ComponentResult, PixelMetrics, PixelResult
+from oodforge.metrics._component_inputs import strictly_above
+from oodforge.metrics._components import FrameTruth
 
 __all__ = [
     "PROTOCOLS",
@@ -108,6 +110,19 @@ class ComponentPass:
         """Add one frame: its (H, W) score map as stored and its mapped label."""
         pred: Any = scores.astype(np.float32, copy=False) >= self._t32 if self.exact else scores
         self._metric.update(pred, label)
+
+    def update_truth(self, s16: np.ndarray, truth: FrameTruth) -> None:
+        """:meth:`update` for a float16 map already checked finite, against the frame's precomputed truth."""
+        self._metric.update_masks(self._at_least(s16) if self.exact else self._metric.predict(s16), truth)
+
+    def _at_least(self, s16: np.ndarray) -> np.ndarray:
+        """``float32(s16) >= threshold`` without the float32 copy: ``s16 > the float16 just below it``."""
+        with np.errstate(over="ignore"):  # thresholds beyond ±65504 round to ±inf, which compares right
+            t = np.float16(self._t32)
+            if np.float32(t) < self._t32:
+                t = np.nextafter(t, np.float16(np.inf))
+            below = np.nextafter(t, np.float16(-np.inf)) + np.float16(0.0)
+        return strictly_above(s16, below)
 
     def compute(self) -> ComponentResult:
         """Split-level component metrics."""

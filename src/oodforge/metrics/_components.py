@@ -11,7 +11,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FrameComponents", "connected_components", "frame_components"]
+__all__ = [
+    "FrameComponents",
+    "FrameTruth",
+    "connected_components",
+    "frame_components",
+    "frame_truth",
+    "truth_components",
+]
 
 _DENSE_PAIR_LIMIT = 1 << 24
 
@@ -64,18 +71,34 @@ def _pairs(gt: np.ndarray, pred: np.ndarray, n_pred: int) -> tuple[np.ndarray, n
     return uniq // width, uniq % width, counts.astype(np.float64)
 
 
+@dataclass(frozen=True)
+class FrameTruth:
+    """The label side of one frame, computed once and shared by every prediction scored against it.
+
+    Attributes:
+        gt_mask: (H, W) bool, label == 1.
+        valid: (H, W) bool, label in {0, 1}.
+        ids: (H, W) int32 8-connected ground-truth component ids (0 = background).
+        size: (K + 1,) float64 pixel count of each id, background included.
+    """
+
+    gt_mask: np.ndarray
+    valid: np.ndarray
+    ids: np.ndarray
+    size: np.ndarray
+
+
+def frame_truth(gt_mask: np.ndarray, valid: np.ndarray) -> FrameTruth:
+    """The :class:`FrameTruth` of a frame from its anomaly and valid masks."""
+    n_gt, ids = connected_components(gt_mask)
+    size = np.bincount(ids.ravel(), minlength=n_gt + 1).astype(np.float64)
+    return FrameTruth(gt_mask, valid, ids, size)
+
+
 def frame_components(
     pred: np.ndarray, gt_mask: np.ndarray, valid: np.ndarray, min_pred_size: int, min_gt_size: int
 ) -> FrameComponents:
-    """Component statistics of one frame, following the official ``default_instancer`` + ``segment_metrics``.
-
-    Steps: void pixels are removed from the prediction; predicted components below
-    ``min_pred_size`` pixels are deleted; ground-truth components (background id 0 included, as in
-    the official loop) below ``min_gt_size`` pixels become void; every size below is counted inside
-    the remaining ROI, and a predicted component left without ROI pixels is not counted.
-    sIoU(k) = |k n K^(k)| / (|K^(k)| + |k| - |k n K^(k)| - |A(k)|) and PPV(k^) = |k^ n K(k^)| / |k^|
-    (``metrics.md`` section 4). Only the overlap pixels are paired; the removals are applied to
-    the per-component tables, never to the image.
+    """Component statistics of one frame (:func:`truth_components` with the frame's :func:`frame_truth`).
 
     Args:
         pred: (H, W) bool predicted anomaly mask.
@@ -87,12 +110,37 @@ def frame_components(
     Returns:
         The frame's per-component values.
     """
-    pred = pred & valid
-    n_gt, gt = connected_components(gt_mask)
+    return truth_components(pred, frame_truth(gt_mask, valid), min_pred_size, min_gt_size)
+
+
+def truth_components(pred: np.ndarray, truth: FrameTruth, min_pred_size: int, min_gt_size: int) -> FrameComponents:
+    """Component statistics of one frame, following the official ``default_instancer`` + ``segment_metrics``.
+
+    Steps: void pixels are removed from the prediction; predicted components below
+    ``min_pred_size`` pixels are deleted; ground-truth components (background id 0 included, as in
+    the official loop) below ``min_gt_size`` pixels become void; every size below is counted inside
+    the remaining ROI, and a predicted component left without ROI pixels is not counted.
+    sIoU(k) = |k n K^(k)| / (|K^(k)| + |k| - |k n K^(k)| - |A(k)|) and PPV(k^) = |k^ n K(k^)| / |k^|
+    (``metrics.md`` section 4). Only the overlap pixels are paired; the removals are applied to
+    the per-component tables, never to the image. Per prediction this costs one labeling and a
+    count over the predicted pixels; the label side comes from ``truth``.
+
+    Args:
+        pred: (H, W) bool predicted anomaly mask.
+        truth: The frame's ground truth.
+        min_pred_size: ``thresh_segsize``.
+        min_gt_size: ``thresh_instsize``.
+
+    Returns:
+        The frame's per-component values.
+    """
+    pred = pred & truth.valid
+    gt, gt_size = truth.ids, truth.size
+    n_gt = len(gt_size) - 1
     n_pr, pr = connected_components(pred)
-    gt_size = np.bincount(gt.ravel(), minlength=n_gt + 1).astype(np.float64)
-    pr_size = np.bincount(pr.ravel(), minlength=n_pr + 1).astype(np.float64)
-    both = gt_mask & pred
+    pr_size = np.bincount(pr[pred], minlength=n_pr + 1).astype(np.float64)
+    pr_size[0] = pred.size - pr_size[1:].sum()  # background: every pixel not predicted
+    both = truth.gt_mask & pred
     gi, pi, cnt = _pairs(gt[both], pr[both], n_pr)
 
     gt_void = gt_size < min_gt_size  # id 0 too: the official loop also tests the background

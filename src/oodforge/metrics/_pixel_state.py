@@ -103,6 +103,10 @@ class ExactState:
                 dest.append(part)
                 self.is_sorted = False
 
+    def add_histogram(self, hist: np.ndarray) -> None:
+        """Add a checked (2, 65536) float16 key histogram (row 0 normal, row 1 anomaly, -0 folded into +0)."""
+        self.hist = hist.copy() if self.hist is None else self.hist + hist
+
     def merge(self, other: ExactState) -> None:
         """Absorb another state (arrays are shared, never modified in a way that changes them as sets)."""
         self.pos.extend(other.pos)
@@ -166,6 +170,11 @@ class BinnedState:
             check_finite_hist(hist, scores[b], codes[b], protocol)
             if hist.any():  # a frame without ROI pixels contributes nothing
                 self.frames.append(bins_from_histogram(hist, self.rule))
+
+    def add_histogram(self, hist: np.ndarray) -> None:
+        """Add one frame as a checked (2, 65536) float16 key histogram (what :meth:`update` makes per frame)."""
+        if hist.any():
+            self.frames.append(bins_from_histogram(hist, self.rule))
 
     def merge(self, other: BinnedState) -> None:
         """Append another state's frames after this one's."""

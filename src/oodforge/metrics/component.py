@@ -34,11 +34,16 @@ from oodforge.errors import ValueCheckError
 from oodforge.metrics._checks import (
     as_array,
     check_choice,
-    check_frames,
     check_label_dtype,
-    check_same_shape,
 )
-from oodforge.metrics._components import frame_components
+from oodforge.metrics._component_inputs import check_inputs, float16_threshold, strictly_above
+from oodforge.metrics._components import (
+    FrameComponents,
+    FrameTruth,
+    frame_components,
+    frame_truth,
+    truth_components,
+)
 
 __all__ = ["SIOU_THRESHOLDS", "TRACK_SIZES", "ComponentMetrics", "ComponentResult", "component_metrics"]
 
@@ -108,57 +113,21 @@ def _check_args(
     return out[0], out[1]
 
 
-def _float16_threshold(threshold: float, threshold_dtype: str) -> np.float16:
-    """Float16 t such that, for every float16 s, ``s > t`` equals the requested comparison."""
-    t = np.float16(threshold)
-    if threshold_dtype == "float64" and float(t) > float(threshold):
-        t = np.nextafter(t, np.float16(-np.inf))  # round down: s > threshold <=> s > t
-    return t + np.float16(0.0)  # -0.0 -> +0.0
-
-
-def _strictly_above(s16: np.ndarray, t: np.float16) -> np.ndarray:
-    """``s16 > t`` for float16 arrays (NaN -> False), via the int16 bit order when ``t >= 0``."""
-    if not (np.isfinite(t) and t >= 0):
-        return s16 > t
-    bits = np.ascontiguousarray(s16).view(np.int16)
-    out = bits > np.asarray(t).view(np.int16)
-    out &= bits <= np.int16(0x7C00)  # +inf stays above, positive NaN patterns do not
-    return out
-
-
-def _check_inputs(
-    predictions: Any, labels: Any, threshold: float | None, threshold_dtype: str
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    pred = check_frames(as_array(predictions, "predictions"), "predictions")
-    lab = check_frames(as_array(labels, "labels"), "labels")
-    check_label_dtype(lab)
-    check_same_shape(pred, lab, "predictions", "labels")
-    gt = lab == 1
-    valid = lab <= 1 if lab.dtype.kind == "u" else gt | (lab == 0)
-    if pred.dtype == np.bool_:
-        return pred, gt, valid
-    if threshold is None:
-        raise ValueCheckError("Expected `threshold` for score predictions (or pass bool masks), but got None")
-    nan = int(np.count_nonzero(np.isnan(pred) & valid))
-    if nan:
-        raise ValueCheckError(f"Expected no NaN in `predictions` on valid pixels, but got {nan} NaN values")
-    with np.errstate(over="ignore"):
-        s16 = pred.astype(np.float16, copy=False)
-    return _strictly_above(s16, _float16_threshold(threshold, threshold_dtype)), gt, valid
-
-
 def _update(state: _State, masks: np.ndarray, gt: np.ndarray, valid: np.ndarray, sizes: tuple[int, int]) -> None:
-    t = SIOU_THRESHOLDS[:, None]
     if not masks.size:  # e.g. (B, 0, 0) frames: no pixel, no component (OpenCV refuses empty images)
         return
     for b in range(masks.shape[0]):
-        fc = frame_components(masks[b], gt[b], valid[b], sizes[0], sizes[1])
-        state.tp += np.count_nonzero(fc.siou_gt >= t, axis=1)
-        state.fn += np.count_nonzero(fc.siou_gt < t, axis=1)
-        state.fp += np.count_nonzero(fc.ppv < t, axis=1)
-        state.sums += [np.sum(fc.siou_gt), np.sum(fc.ppv), np.sum(fc.siou_pred)]
-        state.num_gt += len(fc.siou_gt)
-        state.num_pred += len(fc.ppv)
+        _add(state, frame_components(masks[b], gt[b], valid[b], sizes[0], sizes[1]))
+
+
+def _add(state: _State, fc: FrameComponents) -> None:
+    t = SIOU_THRESHOLDS[:, None]
+    state.tp += np.count_nonzero(fc.siou_gt >= t, axis=1)
+    state.fn += np.count_nonzero(fc.siou_gt < t, axis=1)
+    state.fp += np.count_nonzero(fc.ppv < t, axis=1)
+    state.sums += [np.sum(fc.siou_gt), np.sum(fc.ppv), np.sum(fc.siou_pred)]
+    state.num_gt += len(fc.siou_gt)
+    state.num_pred += len(fc.ppv)
 
 
 def _compute(state: _State) -> ComponentResult:
@@ -234,7 +203,43 @@ class ComponentMetrics:
             predictions: bool masks or float scores (higher = more anomalous).
             labels: Integer labels, 0 normal, 1 anomaly, anything else void.
         """
-        _update(self._state, *_check_inputs(predictions, labels, self.threshold, self.threshold_dtype), self.sizes)
+        _update(self._state, *check_inputs(predictions, labels, self.threshold, self.threshold_dtype), self.sizes)
+
+    @staticmethod
+    def truth(labels: Any) -> FrameTruth:
+        """One (H, W) frame's ground truth, to score several predictions against (:meth:`update_masks`).
+
+        Args:
+            labels: (H, W) integer labels: 0 normal, 1 anomaly, anything else void.
+        """
+        lab = as_array(labels, "labels")
+        check_label_dtype(lab)
+        if lab.ndim != 2:
+            raise ValueCheckError(f"Expected (H, W) labels, but got shape {lab.shape}")
+        gt = lab == 1
+        return frame_truth(gt, lab <= 1 if lab.dtype.kind == "u" else gt | (lab == 0))
+
+    def predict(self, scores16: np.ndarray) -> np.ndarray:
+        """The predicted mask of float16 scores under this metric's threshold rule (strict ``>``, module docs).
+
+        Args:
+            scores16: float16 scores, already checked finite on valid pixels.
+        """
+        if self.threshold is None:
+            raise ValueCheckError("Expected `threshold` for score predictions (or pass bool masks), but got None")
+        return strictly_above(scores16, float16_threshold(self.threshold, self.threshold_dtype))
+
+    def update_masks(self, masks: np.ndarray, truth: FrameTruth) -> None:
+        """Add one frame's (H, W) bool prediction against its :meth:`truth` (the label side computed once).
+
+        Same state as :meth:`update` with the frame's labels.
+        """
+        if masks.dtype != np.bool_ or masks.shape != truth.gt_mask.shape:
+            raise ValueCheckError(
+                f"Expected a bool mask of shape {truth.gt_mask.shape}, but got {masks.shape} {masks.dtype}"
+            )
+        if masks.size:
+            _add(self._state, truth_components(masks, truth, *self.sizes))
 
     def merge(self, other: ComponentMetrics) -> ComponentMetrics:
         """Absorb the state of ``other`` (same size filters). Returns ``self``."""
@@ -288,5 +293,5 @@ def component_metrics(
     """
     sizes = _check_args(track, threshold, threshold_dtype, (min_pred_size, min_gt_size))
     state = _State()
-    _update(state, *_check_inputs(predictions, labels, threshold, threshold_dtype), sizes)
+    _update(state, *check_inputs(predictions, labels, threshold, threshold_dtype), sizes)
     return _compute(state)

@@ -36,6 +36,7 @@ from typing import Any, Literal
 import numpy as np
 
 from oodforge.errors import ValueCheckError
+from oodforge.metrics._f16 import NUM_KEYS, check_finite_hist
 from oodforge.metrics._pixel_state import ExactState, PixelState, check_args, check_classes, check_inputs, new_state
 
 __all__ = ["PixelCurves", "PixelMetrics", "PixelResult", "pixel_curves", "pixel_metrics"]
@@ -181,6 +182,28 @@ class PixelMetrics:
             labels: Integer or bool labels of the same shape: 0 normal, 1 anomaly, else void.
         """
         self._state.update(*check_inputs(scores, labels, self.protocol))
+
+    def update_histogram(self, hist: Any) -> None:
+        """Add one frame given as its float16 key histogram instead of its pixels (same state as :meth:`update`).
+
+        For callers that already counted the frame's float16 scores by key (``oodforge benchmark`` shares one
+        count between the metric, its score histogram and the per-frame AP).
+
+        Args:
+            hist: (2, 65536) integer counts per :func:`~oodforge.metrics._f16.float16_keys` key of the frame's
+                normal (row 0) and anomaly (row 1) pixels, as :func:`~oodforge.metrics._f16.histogram_by_code`
+                returns them (-0.0 counted under +0.0).
+
+        Raises:
+            ValueCheckError: A wrong shape or dtype, negative counts, or counts on NaN / inf keys.
+        """
+        h = np.asarray(hist)
+        if h.shape != (2, NUM_KEYS) or h.dtype.kind not in "iu" or (h.dtype.kind == "i" and h.min() < 0):
+            raise ValueCheckError(
+                f"Expected a (2, {NUM_KEYS}) non-negative integer key histogram, but got {h.shape} {h.dtype}"
+            )
+        check_finite_hist(h)
+        self._state.add_histogram(h.astype(np.int64, copy=False))
 
     def merge(self, other: PixelMetrics) -> PixelMetrics:
         """Absorb the state of ``other`` (same protocol); frames of ``other`` come after this one's.

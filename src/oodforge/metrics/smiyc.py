@@ -87,7 +87,12 @@ def quantiles_from_histogram(counts: np.ndarray, levels: int = _LEVELS) -> np.nd
         True
     """
     keys = np.flatnonzero(counts)
-    cum = np.cumsum(counts[keys])
+    return _quantiles(keys, counts[keys], levels)
+
+
+def _quantiles(keys: np.ndarray, counts: np.ndarray, levels: int = _LEVELS) -> np.ndarray:
+    """:func:`quantiles_from_histogram` given ascending ``keys`` and their counts (zero counts allowed)."""
+    cum = np.cumsum(counts)  # a zero count never ends a search below: side="right" lands on a counted key
     n = int(cum[-1])
     values16 = key_values16()
     q = np.linspace(0, 1, min(levels, n))
@@ -132,14 +137,14 @@ def outer_edges_2023(vmin: float, vmax: float) -> tuple[float, float]:
     return vmin - eps, vmax + eps
 
 
-def _edges(neg: np.ndarray, pos: np.ndarray, rule: EdgeRule) -> np.ndarray:
+def _edges(keys: np.ndarray, neg: np.ndarray, pos: np.ndarray, rule: EdgeRule) -> np.ndarray:
+    """The frame's bin edges from its present ``keys`` (ascending) and the class counts at them."""
     if rule == "2023":
-        present = np.flatnonzero(neg + pos)
         values16 = key_values16()
-        outer = np.asarray(outer_edges_2023(float(values16[present[0]]), float(values16[present[-1]])))
+        outer = np.asarray(outer_edges_2023(float(values16[keys[0]]), float(values16[keys[-1]])))
     else:
         outer = np.asarray([0.0, 1.0])
-    parts = [outer] + [quantiles_from_histogram(h) for h in (pos, neg) if h.any()]
+    parts = [outer] + [_quantiles(keys, h) for h in (pos, neg) if h.any()]
     return np.unique(np.concatenate(parts))
 
 
@@ -158,16 +163,16 @@ def bins_from_histogram(hist: np.ndarray, rule: EdgeRule = "2023") -> FrameBins:
     Returns:
         The frame's bins, descending.
     """
-    neg, pos = hist[0], hist[1]
-    edges = _edges(neg, pos, rule)
-    keys = np.flatnonzero(neg + pos)
+    keys = np.flatnonzero(hist[0] + hist[1])  # the present keys, once; everything below works on them
+    neg, pos = hist[0][keys], hist[1][keys]
+    edges = _edges(keys, neg, pos, rule)
     values = key_values16()[keys].astype(np.float64)  # ascending
     at = np.concatenate(
         [np.searchsorted(values, edges[:-1], side="left"), np.searchsorted(values, edges[-1:], side="right")]
     )
-    tp = np.diff(np.concatenate([[0], np.cumsum(pos[keys])])[at])
-    fp = np.diff(np.concatenate([[0], np.cumsum(neg[keys])])[at])
-    return FrameBins(edges[:-1][::-1].copy(), tp[::-1].copy(), fp[::-1].copy(), int(pos.sum()), int(neg.sum()))
+    cum_tp, cum_fp = np.concatenate([[0], np.cumsum(pos)]), np.concatenate([[0], np.cumsum(neg)])
+    tp, fp = np.diff(cum_tp[at]), np.diff(cum_fp[at])
+    return FrameBins(edges[:-1][::-1].copy(), tp[::-1].copy(), fp[::-1].copy(), int(cum_tp[-1]), int(cum_fp[-1]))
 
 
 def binned_curve(
