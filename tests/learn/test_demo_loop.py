@@ -64,6 +64,8 @@ class Loop:
     stale_step: int  # global step of a shorter semantic run written to the same output_dir before
     plain: dict[str, dict[str, float]]  # post-hoc method on the plain model's logits -> `oodforge eval` pixel metrics
     oe_scores: dict[str, float]  # pixel metrics of the OE checkpoint's own score (`predict` scores/)
+    offline_scores: dict[str, float]  # the same for offline OE (tiny_offline_oe on the dataset's train split)
+    offline: TrainResult
     clean_miou: tuple[float, float]  # (semantic, oe) on the clean val frames
     tmp: Path  # the module's folder: world/, dataset/, plain/logits/ (predict's float16 logits)
 
@@ -93,12 +95,20 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
     data["sources"]["coco"]["root"] = str(tmp / "world" / "coco")
     data["sources"]["coco"]["cache_dir"] = str(tmp / "cache")
     data["dataset"]["output_root"] = str(tmp / "dataset")
-    # every val frame (none is trained on; the runs validate on 4 of them) gets 1-3 objects: more anomaly pixels
-    data["splits"] = {"test": {"source": "val", "part": [0.0, 1.0], "clean_ratio": 0.0, "synth_ratio": 1.0}}
+    # every val frame (none is trained on; the runs validate on 4 of them) gets 1-3 objects: more anomaly pixels;
+    # the train split is the demo's (the 12 train frames, half with objects): offline OE trains on it
+    data["splits"] = {
+        "train": {"source": "train", "part": [0.0, 1.0], "clean_ratio": 0.5, "synth_ratio": 0.5},
+        "test": {"source": "val", "part": [0.0, 1.0], "clean_ratio": 0.0, "synth_ratio": 1.0},
+    }
     (tmp / "demo.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     summary = synthesize_dataset(tmp / "demo.yaml", workers=1)
     assert not summary.failed
     dataset, images = tmp / "dataset", tmp / "dataset" / "test" / "images"
+    offline = train(
+        _config(tmp, tmp, "offline_oe", {"model.init_checkpoint": str(semantic.last_checkpoint),
+                                         "offline.dataset": str(dataset)})
+    )  # fmt: skip
 
     def evaluate(scores: Path) -> dict[str, float]:
         out = scores.parent / f"{scores.name}.json"
@@ -113,9 +123,11 @@ def loop(tmp_path_factory: pytest.TempPathFactory) -> Loop:
         _cli("score", "--method", method, "-q", tmp / "plain" / "logits", tmp / method)
         plain[method] = evaluate(tmp / method)
     _cli("predict", images, tmp / "oe", "-c", oe.last_checkpoint)
+    _cli("predict", images, tmp / "offline", "-c", offline.last_checkpoint)
     cityscapes = tmp / "world" / "cityscapes"
     clean = (_clean_val_miou(semantic.last_checkpoint, cityscapes), _clean_val_miou(oe.last_checkpoint, cityscapes))
-    return Loop(semantic, oe, stale_step, plain, evaluate(tmp / "oe" / "scores"), clean, tmp)
+    oe_scores, offline_scores = evaluate(tmp / "oe" / "scores"), evaluate(tmp / "offline" / "scores")
+    return Loop(semantic, oe, stale_step, plain, oe_scores, offline_scores, offline, clean, tmp)
 
 
 def test_oe_beats_every_post_hoc_score_of_the_plain_model(loop: Loop) -> None:
@@ -124,6 +136,18 @@ def test_oe_beats_every_post_hoc_score_of_the_plain_model(loop: Loop) -> None:
     figures = {"oe": loop.oe_scores, **loop.plain}
     assert loop.oe_scores["ap"] > best_ap, figures
     assert loop.oe_scores["auroc"] > best_auroc, figures
+
+
+def test_offline_oe_on_a_synthesized_split_also_beats_the_plain_model(loop: Loop) -> None:
+    """tiny_offline_oe: the same fine-tuning with the outliers of `oodforge synth`'s train split, not pasted live."""
+    best_ap = max(m["ap"] for m in loop.plain.values())
+    best_auroc = max(m["auroc"] for m in loop.plain.values())
+    figures = {"offline": loop.offline_scores, "oe": loop.oe_scores, **loop.plain}
+    assert loop.offline_scores["ap"] > 1.2 * best_ap, figures
+    assert loop.offline_scores["auroc"] > best_auroc + 0.05, figures
+    clean_semantic, _ = loop.clean_miou
+    offline_miou = _clean_val_miou(loop.offline.last_checkpoint, loop.tmp / "world" / "cityscapes")
+    assert offline_miou >= 0.85 * clean_semantic, (offline_miou, clean_semantic)
 
 
 def test_oe_fine_tuning_keeps_the_segmentation(loop: Loop) -> None:
@@ -147,7 +171,7 @@ def test_a_rerun_replaces_last_ckpt(loop: Loop) -> None:
 def test_the_tiny_configs_chain_from_the_semantic_run() -> None:
     semantic = _shipped("semantic")
     expected = str(Path(semantic.output_dir) / "checkpoints" / "last.ckpt")
-    for name in ("oe", "head"):
+    for name in ("oe", "head", "offline_oe"):
         cfg = _shipped(name)
         assert cfg.model.init_checkpoint == expected, name
     assert _shipped("oe").optim.lr <= semantic.optim.lr / 5  # a fine-tuning rate

@@ -31,6 +31,7 @@ def _root(
 
 def _register() -> None:
     from oodforge.cli import benchmark_cmd, eval_cmd, export_cmd, inspect_cmd, learn_cmd, render_cmd, synth_cmd
+    from oodforge.cli.report_cmd import register as register_report_cmd
     from oodforge.cli.submit_cmd import register as register_submit_cmd
 
     synth_cmd.register(app)
@@ -41,6 +42,7 @@ def _register() -> None:
     export_cmd.register(app)
     benchmark_cmd.register(app)
     register_submit_cmd(app)
+    register_report_cmd(app)
 
 
 _register()

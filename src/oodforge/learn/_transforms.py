@@ -112,23 +112,30 @@ def apply_augment(
     """
     if image.ndim != 3 or image.shape[2] != 3 or labels.shape != image.shape[:2]:
         raise ShapeError(f"apply_augment: image {image.shape}, labels {labels.shape}; expected (H, W, 3) and (H, W)")
+    return _geometry(image, params, cv2.INTER_LINEAR, (0, 0, 0)), apply_augment_labels(labels, params, ignore_index)
+
+
+def apply_augment_labels(
+    labels: npt.NDArray[np.uint8], params: AugmentParams, ignore_index: int = 255
+) -> npt.NDArray[np.uint8]:
+    """The label side of :func:`apply_augment` alone: a second label map of the same sample (e.g. an outlier mask)."""
+    return _geometry(labels, params, cv2.INTER_NEAREST_EXACT, ignore_index)
+
+
+def _geometry(a: np.ndarray, params: AugmentParams, interpolation: int, fill: Any) -> npt.NDArray[np.uint8]:
     sh, sw = params.scaled_hw
-    img: np.ndarray = image
-    lab: np.ndarray = labels
-    if (sh, sw) != lab.shape:
-        img = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_LINEAR)
-        lab = cv2.resize(lab, (sw, sh), interpolation=cv2.INTER_NEAREST_EXACT)
+    if (sh, sw) != a.shape[:2]:
+        a = cv2.resize(a, (sw, sh), interpolation=interpolation)
     if params.crop_hw is not None:
         ch, cw = params.crop_hw
         pad_h, pad_w = max(ch - sh, 0), max(cw - sw, 0)
         if pad_h or pad_w:
-            img = cv2.copyMakeBorder(img, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=(0, 0, 0))
-            lab = cv2.copyMakeBorder(lab, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=ignore_index)
+            a = cv2.copyMakeBorder(a, 0, pad_h, 0, pad_w, cv2.BORDER_CONSTANT, value=fill)
         y0, x0 = params.crop_yx
-        img, lab = img[y0 : y0 + ch, x0 : x0 + cw], lab[y0 : y0 + ch, x0 : x0 + cw]
+        a = a[y0 : y0 + ch, x0 : x0 + cw]
     if params.flip:
-        img, lab = img[:, ::-1], lab[:, ::-1]
-    return np.ascontiguousarray(img, dtype=np.uint8), np.ascontiguousarray(lab, dtype=np.uint8)
+        a = a[:, ::-1]
+    return np.ascontiguousarray(a, dtype=np.uint8)
 
 
 def to_image_tensor(image: npt.NDArray[np.uint8], mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:

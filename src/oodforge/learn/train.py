@@ -120,6 +120,8 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset[Any], Dataset[Any]]:
         root, d.val_split, crop_size=None, scale_range=(d.val_scale, d.val_scale), hflip=False, seed=cfg.seed,
         image_ids=val_ids, mean=mean, std=std,
     )  # fmt: skip
+    if cfg.offline is not None:
+        return _offline_datasets(cfg, train, val)
     if cfg.task in ("oe", "head"):
         paste = _paste(cfg)
         train = OutlierPasteDataset(train, paste, mean=mean, std=std)
@@ -128,14 +130,44 @@ def build_datasets(cfg: TrainConfig) -> tuple[Dataset[Any], Dataset[Any]]:
     return train, val
 
 
+def _offline_datasets(
+    cfg: TrainConfig, cityscapes_train: Dataset[Any], cityscapes_val: Dataset[Any]
+) -> tuple[Dataset[Any], Dataset[Any]]:
+    """Offline outlier exposure: the synthesized dataset's splits (validation: clean Cityscapes without a split)."""
+    from oodforge.learn.synth_data import SynthSegmentation
+
+    d, off = cfg.data, cfg.offline
+    assert off is not None
+    mean, std = training_convention(cfg).mean_std()
+    common: dict[str, Any] = {"seed": cfg.seed, "ood_label": off.ood_label, "mean": mean, "std": std}
+    train = SynthSegmentation(
+        off.dataset, off.train_split, d.cityscapes_root, crop_size=d.crop_size, scale_range=d.scale_range,
+        hflip=d.hflip, max_images=d.max_train_images, **common,
+    )  # fmt: skip
+    if off.val_split is None:
+        return train, cityscapes_val
+    val = SynthSegmentation(
+        off.dataset, off.val_split, d.cityscapes_root, crop_size=None, scale_range=(d.val_scale, d.val_scale),
+        hflip=False, max_images=d.max_val_images, **common,
+    )  # fmt: skip
+    return train, val
+
+
+def _label_source(train: Dataset[Any]) -> Any:
+    """What the class statistics count: the Cityscapes dataset, or the scene label files of a synthesized split."""
+    from oodforge.learn.synth_data import SynthSegmentation
+
+    base: Any = getattr(train, "base", train)
+    return base.label_paths if isinstance(base, SynthSegmentation) else base
+
+
 def _class_weights(cfg: TrainConfig, train: Dataset[Any]) -> list[float] | None:
     if cfg.loss.class_weights == "none":
         return None
     from oodforge.learn.data import class_pixel_counts
     from oodforge.learn.losses import class_weights_from_frequencies
 
-    base: Any = getattr(train, "base", train)
-    counts = np.asarray(class_pixel_counts(base, num_classes=cfg.model.num_classes)).sum(axis=0)
+    counts = np.asarray(class_pixel_counts(_label_source(train), num_classes=cfg.model.num_classes)).sum(axis=0)
     w = class_weights_from_frequencies(torch.as_tensor(counts, dtype=torch.float64), method=cfg.loss.class_weights)
     return [float(x) for x in w]
 
@@ -169,10 +201,11 @@ def train(config: str | Path | TrainConfig, *, resume: str | Path | bool = False
     train_ds, val_ds = build_datasets(cfg)
     weights = None
     if cfg.data.weighted_sampler:
-        from oodforge.learn.data import class_balanced_sampler
+        from oodforge.learn.data import class_balanced_sampler, class_pixel_counts
 
-        base: Any = getattr(train_ds, "base", train_ds)
-        weights = np.asarray(class_balanced_sampler(base, seed=cfg.seed).weights)
+        source = _label_source(train_ds)
+        counts = source if not isinstance(source, list) else class_pixel_counts(source, cfg.model.num_classes)
+        weights = np.asarray(class_balanced_sampler(counts, seed=cfg.seed).weights)
     sampler = EpochSeededSampler(len(train_ds), cfg.seed, weights)  # type: ignore[arg-type]
     d = cfg.data
     loader_kw: dict[str, Any] = {"num_workers": d.num_workers, "persistent_workers": d.num_workers > 0}

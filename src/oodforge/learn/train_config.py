@@ -6,6 +6,9 @@ Three tasks share one file format:
 - ``oe``: outlier-exposure fine-tuning: :class:`~oodforge.learn.outlier_paste.OutlierPaste` on the fly plus an
   OE loss on an anomaly score (``hinge``, ``bce`` or ``entropy``) next to the segmentation loss;
 - ``head``: training an anomaly head (statistics or hybrid) on pasted outlier masks, segmenter frozen or not.
+
+The outliers of ``oe`` and ``head`` come from ``paste`` (COCO objects pasted on the fly) or ``offline`` (a dataset
+of ``oodforge synth``: offline outlier exposure, the same targets and losses).
 """
 
 from __future__ import annotations
@@ -76,6 +79,20 @@ class PasteSource(_Strict):
     config: OutlierPasteConfig = OutlierPasteConfig()
 
 
+class OfflineSource(_Strict):
+    """``offline``: a synthesized dataset (``oodforge synth``) whose images already carry the outliers.
+
+    Trains on its ``train_split`` (images, the scenes' train ids from ``data.cityscapes_root``, the outlier masks
+    of its GT) instead of pasting on the fly; validates on its ``val_split`` (objects included) or, when None,
+    on the clean Cityscapes ``data.val_split``.
+    """
+
+    dataset: str
+    train_split: str = "train"
+    val_split: str | None = None
+    ood_label: Annotated[int, Field(ge=0, le=255)] | None = None  # None: covered pixels are ignored by the CE
+
+
 class HeadConfig(_Strict):
     """``head``: anomaly head trained by the ``head`` task."""
 
@@ -128,14 +145,20 @@ class TrainConfig(_Strict):
     model: ModelConfig = ModelConfig()
     loss: LossConfig = LossConfig()
     paste: PasteSource | None = None
+    offline: OfflineSource | None = None
     head: HeadConfig = HeadConfig()
     optim: OptimConfig
     trainer: TrainerConfig = TrainerConfig()
 
     @model_validator(mode="after")
     def _task_needs(self) -> TrainConfig:
-        if self.task in ("oe", "head") and self.paste is None:
-            raise ValueError(f"task '{self.task}' needs a 'paste' section (COCO source of the outliers)")
+        if self.paste is not None and self.offline is not None:
+            raise ValueError("give 'paste' (outliers pasted on the fly) or 'offline' (a synthesized dataset), not both")
+        if self.task in ("oe", "head") and self.paste is None and self.offline is None:
+            raise ValueError(
+                f"task '{self.task}' needs a 'paste' section (COCO objects pasted on the fly) or an 'offline' section "
+                "(a dataset of `oodforge synth`)"
+            )
         return self
 
 
@@ -163,6 +186,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
     d["data"]["cityscapes_root"] = _resolve(d["data"]["cityscapes_root"], base)
     for key in ("pretrained_path", "init_checkpoint"):
         d["model"][key] = _resolve(d["model"][key], base)
+    if d["offline"] is not None:
+        d["offline"]["dataset"] = _resolve(d["offline"]["dataset"], base)
     if d["paste"] is not None:
         d["paste"]["coco_root"] = _resolve(d["paste"]["coco_root"], base)
         d["paste"]["cache_dir"] = _resolve(d["paste"]["cache_dir"], base)
