@@ -19,6 +19,8 @@ import shutil
 import statistics
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +100,19 @@ def throughput(dataset: Any, epochs: int, batch_size: int) -> float:
     return seen / (time.perf_counter() - t0)
 
 
+@contextmanager
+def opencv_decode() -> Iterator[None]:
+    """Decode with OpenCV only (the path before ``oodforge._codec``'s fast decoder); forked workers inherit it."""
+    from oodforge import _codec
+
+    saved = _codec._png_decode
+    _codec._png_decode = lambda: None  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        _codec._png_decode = saved
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small frames, few samples (smoke run)")
@@ -128,6 +143,11 @@ def main() -> None:
             "paste_p0.5": throughput(OutlierPasteDataset(train_ds(), default_paste), epochs, batch),
             "paste_p1": throughput(OutlierPasteDataset(train_ds(), paste), epochs, batch),
         }
+        with opencv_decode():
+            rates["no_paste_opencv_decode"] = throughput(train_ds(), epochs, batch)
+            rates["paste_p0.5_opencv_decode"] = throughput(
+                OutlierPasteDataset(train_ds(), default_paste), epochs, batch
+            )
         data = {
             "machine": machine_info(),
             "frame_size": list(size),
@@ -166,7 +186,9 @@ def main() -> None:
             f"| DataLoader, 2 workers, batch {batch}, {crop[0]}x{crop[1]} crops, scale 0.5-2 | samples/s |\n"
             "|---|---|\n"
             f"| no pasting | {rates['no_paste']:.1f} |\n"
+            f"| no pasting, OpenCV decode (before the fast decoder) | {rates['no_paste_opencv_decode']:.1f} |\n"
             f"| OutlierPaste p = 0.5 (default config) | {rates['paste_p0.5']:.1f} |\n"
+            f"| OutlierPaste p = 0.5, OpenCV decode (before) | {rates['paste_p0.5_opencv_decode']:.1f} |\n"
             f"| OutlierPaste p = 1 | {rates['paste_p1']:.1f} |\n"
         )
         write_results("learn_quick" if args.quick else "learn", data, md)

@@ -1,6 +1,7 @@
 """File I/O at the edge: atomic writes, hashing, image decoding and encoding.
 
-Images are RGB ``uint8`` (H, W, 3) in memory; OpenCV's BGR order exists only inside this module.
+Images are RGB ``uint8`` (H, W, 3) in memory; OpenCV's BGR order exists only inside this module and
+:mod:`oodforge._codec` (which chooses the PNG encoder and decoder).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any, BinaryIO
 import cv2
 import numpy as np
 
+from oodforge._codec import PngCodec, decode_png, encode_rgb_png
 from oodforge.errors import InputFileError, SampleError, UsageError
 
 __all__ = [
@@ -145,11 +147,22 @@ def read_bytes(path: Path) -> bytes:
 
 
 def decode_image_rgb(data: bytes, name: str | Path = "<bytes>") -> np.ndarray:
-    """Decode PNG/JPEG bytes to an RGB ``uint8`` (H, W, 3) array.
+    """Decode PNG/JPEG bytes to an RGB ``uint8`` (H, W, 3) array (8-bit PNG: the fast decoder, :mod:`oodforge._codec`).
+
+    Gray is expanded to RGB and alpha dropped, as OpenCV's ``IMREAD_COLOR`` does; everything else (JPEG, 16-bit
+    PNG, a file the fast decoder refuses) goes through OpenCV.
 
     Raises:
         SampleError: the bytes are not a decodable 8-bit image.
     """
+    fast = decode_png(data)
+    if fast is not None and fast.dtype == np.uint8 and fast.size:
+        if fast.ndim == 2:
+            return cv2.cvtColor(fast, cv2.COLOR_GRAY2RGB)
+        if fast.ndim == 3 and fast.shape[2] in (3, 4):
+            return np.ascontiguousarray(fast[..., :3])
+        if fast.ndim == 3 and fast.shape[2] == 2:  # gray + alpha
+            return cv2.cvtColor(np.ascontiguousarray(fast[..., 0]), cv2.COLOR_GRAY2RGB)
     arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
     if arr is None or arr.ndim != 3 or arr.dtype != np.uint8:
         raise SampleError(f"{name}: unreadable or truncated image ({len(data)} bytes)")
@@ -163,7 +176,12 @@ def read_image_rgb(path: Path) -> np.ndarray:
 
 def decode_label_png(data: bytes, name: str | Path = "<bytes>", dtype: type = np.uint8) -> np.ndarray:
     """Decode a single-channel label PNG (8 or 16 bit) unchanged to an (H, W) array of ``dtype``."""
-    arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    fast = decode_png(data)
+    arr = (
+        fast
+        if fast is not None and fast.ndim == 2
+        else cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    )
     if arr is None:
         raise SampleError(f"{name}: unreadable or truncated label image ({len(data)} bytes)")
     if arr.ndim != 2:
@@ -190,10 +208,12 @@ def encode_png(arr: np.ndarray, compression: int = 1) -> bytes:
     return buf.tobytes()
 
 
-def encode_image(rgb: np.ndarray, fmt: str, *, png_compression: int = 1, jpeg_quality: int = 95) -> bytes:
-    """Encode an RGB ``uint8`` (H, W, 3) image as ``png`` or ``jpg`` bytes."""
+def encode_image(
+    rgb: np.ndarray, fmt: str, *, png_compression: int = 1, jpeg_quality: int = 95, png_codec: PngCodec = "opencv"
+) -> bytes:
+    """Encode an RGB ``uint8`` (H, W, 3) image as ``png`` (``png_codec``: :mod:`oodforge._codec`) or ``jpg`` bytes."""
     if fmt == "png":
-        return encode_png(rgb, png_compression)
+        return encode_png(rgb, png_compression) if png_codec == "opencv" else encode_rgb_png(rgb, png_codec)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
     if not ok:

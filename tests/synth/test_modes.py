@@ -76,3 +76,28 @@ def test_no_feather_no_photometric_pastes_exact_pixels(write_config):
     assert recs
     assert all(not i["flip"] for r in recs for i in r["instances"])
     assert not verify_dataset(run.output_root).problems
+
+
+def test_png_codecs_write_the_same_pixels(write_config):
+    """``export.png_codec``: fast (default) and opencv files differ in bytes, never in pixels; both verify."""
+    from oodforge._io import read_image_rgb, read_label_png
+
+    runs = {}
+    for codec in ("fast", "opencv"):
+        cfg = write_config(codec, {"splits": TEST_ONLY, "export.png_codec": codec})
+        runs[codec] = synthesize_dataset(cfg).output_root
+        assert not verify_dataset(runs[codec]).problems
+        assert f"png_codec: {codec}" in (runs[codec] / "config.yaml").read_text()
+    fast, slow = _records(runs["fast"]), _records(runs["opencv"])
+    assert [r["image_id"] for r in fast] == [r["image_id"] for r in slow]
+    differ = 0
+    for a, b in zip(fast, slow, strict=True):
+        assert a["instances"] == b["instances"]  # the same composites
+        for key, dtype in (("image", None), ("gt_pixel", np.uint8), ("instances", np.uint16)):
+            pa, pb = runs["fast"] / a["outputs"][key], runs["opencv"] / b["outputs"][key]
+            if dtype is None:
+                np.testing.assert_array_equal(read_image_rgb(pa), read_image_rgb(pb))
+            else:
+                np.testing.assert_array_equal(read_label_png(pa, dtype), read_label_png(pb, dtype))
+            differ += a["sha256"][key] != b["sha256"][key]
+    assert differ > 0  # and the files are really written by different encoders

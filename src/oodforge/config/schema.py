@@ -262,7 +262,10 @@ class ExportConfig(Strict):
 
     image_format: Literal["png", "jpg"] = "png"
     instance_format: Literal["idmap", "npy"] = "idmap"
-    png_compression: int = Field(default=1, ge=0, le=9)
+    #: ``fast``: fpng for RGB images, unfiltered RLE zlib for masks (standard PNG, see ``oodforge._codec``);
+    #: ``opencv``: OpenCV at ``png_compression`` (the files of oodforge before ``png_codec``)
+    png_codec: Literal["fast", "opencv"] = "fast"
+    png_compression: int = Field(default=1, ge=0, le=9)  # zlib level of the OpenCV path (masks: both codecs)
     #: pixels an object changes without covering them (0 < alpha < 0.5): ``ignore`` (GT 255) or ``normal`` (0).
     soft_edge: Literal["ignore", "normal"] = "ignore"
     jpeg_quality: int = Field(default=95, ge=50, le=100)

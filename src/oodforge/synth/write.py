@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from oodforge._io import atomic_write_bytes, encode_image, encode_png, sha256_bytes
+from oodforge._codec import encode_mask_png
+from oodforge._io import atomic_write_bytes, encode_image, sha256_bytes
 from oodforge.config.schema import ExportConfig
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import InstanceRecord
@@ -99,13 +100,15 @@ def write_outputs(
         id_map = np.zeros(gt.shape, dtype=np.uint16)
     else:
         data = encode_image(
-            rendered.image, exp.image_format, png_compression=exp.png_compression, jpeg_quality=exp.jpeg_quality
-        )
+            rendered.image, exp.image_format, png_compression=exp.png_compression, jpeg_quality=exp.jpeg_quality,
+            png_codec=exp.png_codec,
+        )  # fmt: skip
         put("image", layout.image_rel(split, image_id, exp.image_format), data)
         id_map = rendered.id_map
-    put("gt_pixel", layout.gt_rel(split, image_id), encode_png(gt, exp.png_compression))
+    put("gt_pixel", layout.gt_rel(split, image_id), encode_mask_png(gt, exp.png_codec, exp.png_compression))
     if exp.instance_format == "idmap":
-        put("instances", layout.instances_rel(split, image_id), encode_png(id_map, exp.png_compression))
+        idmap_png = encode_mask_png(id_map, exp.png_codec, exp.png_compression)
+        put("instances", layout.instances_rel(split, image_id), idmap_png)
     else:
         rels, shas = [], []
         for k in range(1, len(instances) + 1):
