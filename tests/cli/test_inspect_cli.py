@@ -143,5 +143,5 @@ def test_preview_default_and_custom_out(dataset: Path, tmp_path: Path) -> None:
     assert out.is_file()
     bad = runner.invoke(app, ["preview", str(dataset), "--split", "nope"])
     assert bad.exit_code == 2
-    assert "split 'nope' not in the manifest" in bad.output
+    assert "--split 'nope': not in the manifest" in bad.output
     assert runner.invoke(app, ["verify", str(dataset), "-q"]).exit_code == 0  # preview.png is no orphan

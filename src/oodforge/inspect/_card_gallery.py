@@ -19,11 +19,11 @@ import cv2
 import numpy as np
 
 from oodforge._io import encode_image, read_image_rgb, read_label_png
-from oodforge.errors import DataLayoutError, SampleError, UsageError
+from oodforge.errors import SampleError
 from oodforge.export.layout import DatasetLayout
 from oodforge.export.manifest import ManifestRecord
 from oodforge.inspect._dataset import output_paths
-from oodforge.inspect._draw import BACKGROUND, GAP
+from oodforge.inspect._draw import BACKGROUND, GAP, ok_records
 from oodforge.inspect.preview import _gt_overlay, _load_idmap, _outlines
 
 __all__ = ["FULL_WIDTH", "JPEG_QUALITY", "THUMB_WIDTH", "Pictures", "choose_records", "render_pictures"]
@@ -46,17 +46,7 @@ def choose_records(records: list[ManifestRecord], *, n: int, split: str | None, 
         UsageError: ``n`` < 1.
         DataLayoutError: ``split`` is not in the manifest, or it (or the dataset) has no ``ok`` record.
     """
-    if n < 1:
-        raise UsageError(f"--n {n}: expected at least 1 image")
-    if split is not None and all(rec.split != split for rec in records):
-        available = ", ".join(sorted({rec.split for rec in records})) or "none"
-        raise DataLayoutError(f"--split {split!r}: not in the manifest; available: {available}")
-    ok = sorted(
-        (r for r in records if r.status == "ok" and (split is None or r.split == split)),
-        key=lambda r: (r.split, r.image_id),
-    )
-    if not ok:
-        raise DataLayoutError("no record with status ok to show in the gallery")
+    ok = ok_records(records, n=n, split=split, what="to show in the gallery")
     rng = np.random.default_rng(seed)
     splits = sorted({r.split for r in ok})
     chosen: list[ManifestRecord] = []

@@ -19,7 +19,7 @@ import numpy as np
 from oodforge.errors import DataLayoutError, UsageError
 
 __all__ = ["ANOMALY_RGB", "BACKGROUND", "GAP", "HEADER_H", "PART_SEP", "TextLine", "fit_text", "header"]
-__all__ += ["header_height", "label", "layout_lines", "select", "stack_rows", "text"]
+__all__ += ["header_height", "label", "layout_lines", "ok_records", "select", "stack_rows", "text"]
 
 GAP = 4
 BACKGROUND = (24, 24, 24)
@@ -51,6 +51,27 @@ class _Row(Protocol):
 R = TypeVar("R", bound=_Row)
 
 
+def ok_records(records: Sequence[R], *, n: int, split: str | None, what: str, unit: str = "image") -> list[R]:
+    """The ``ok`` records of ``split`` (all splits: None), sorted by (split, image_id): what a gallery picks from.
+
+    Raises:
+        UsageError: ``n`` < 1.
+        DataLayoutError: ``split`` is not in the manifest, or no record of it has status ``ok``.
+    """
+    if n < 1:
+        raise UsageError(f"--n {n}: expected at least 1 {unit}")
+    if split is not None and all(rec.split != split for rec in records):
+        available = ", ".join(sorted({rec.split for rec in records})) or "none"
+        raise DataLayoutError(f"--split {split!r}: not in the manifest; available: {available}")
+    ok = sorted(
+        (rec for rec in records if rec.status == "ok" and (split is None or rec.split == split)),
+        key=lambda rec: (rec.split, rec.image_id),
+    )
+    if not ok:
+        raise DataLayoutError(f"no record with status ok {what}")
+    return ok
+
+
 def select(records: Sequence[R], *, n: int, split: str | None, seed: int, first: Callable[[R], bool]) -> list[R]:
     """Choose up to ``n`` ``ok`` records: those with ``first(rec)`` first, then the others.
 
@@ -61,17 +82,7 @@ def select(records: Sequence[R], *, n: int, split: str | None, seed: int, first:
         UsageError: ``n`` < 1.
         DataLayoutError: ``split`` is not in the manifest, or no record has status ``ok``.
     """
-    if n < 1:
-        raise UsageError(f"--n {n}: expected at least 1 row")
-    if split is not None and all(rec.split != split for rec in records):
-        available = ", ".join(sorted({rec.split for rec in records})) or "none"
-        raise DataLayoutError(f"split {split!r} not in the manifest; available: {available}")
-    ok = sorted(
-        (rec for rec in records if rec.status == "ok" and (split is None or rec.split == split)),
-        key=lambda rec: (rec.split, rec.image_id),
-    )
-    if not ok:
-        raise DataLayoutError("no record with status ok to preview")
+    ok = ok_records(records, n=n, split=split, what="to preview", unit="row")
     rng = np.random.default_rng(seed)
     chosen: list[R] = []
     for group in ([rec for rec in ok if first(rec)], [rec for rec in ok if not first(rec)]):
