@@ -142,3 +142,35 @@ def test_no_anomalies_gives_normal_frames_only():
 def test_colour_entry():
     assert colour_entry("blue")[0] == "blue"
     assert colour_entry([0.0, 1.0, 0.0]) == ("00ff00", (0.0, 1.0, 0.0))
+
+
+def test_allo_scene_keys_resolve_and_check_files(tmp_path):
+    from oodforge.config.identity import config_sha256
+
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "blanket.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    (tmp_path / "render_data_csv").write_text("0,0,0,0,0,0,0,0,0,0,0,0\n")
+    data = {"output_root": "out", "anomalies": ["cube", "blanket"],
+            "scene": {"ephemeris": "render_data_csv", "anomalies_dir": "models"}}  # fmt: skip
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump(data))
+    cfg = load_render_config(path)
+    assert cfg.scene.ephemeris == str(tmp_path / "render_data_csv")
+    assert cfg.scene.anomalies_dir == str(tmp_path / "models") and cfg.anomalies == ["cube", "blanket"]
+    # moving the inputs keeps the dataset's identity (file names only)
+    moved = cfg.model_copy(update={"scene": cfg.scene.model_copy(update={"ephemeris": "/else/render_data_csv",
+                                                                          "anomalies_dir": "/else/models"})})  # fmt: skip
+    assert config_sha256(dump_resolved_render(moved)) == config_sha256(dump_resolved_render(cfg))
+    for scene, needle in [({"ephemeris": "nope.csv"}, r"scene.ephemeris: .*nope.csv not found"),
+                          ({"anomalies_dir": "nodir"}, r"scene.anomalies_dir: .*nodir is not a folder")]:  # fmt: skip
+        path.write_text(yaml.safe_dump({**data, "scene": {**data["scene"], **scene}}))
+        with pytest.raises(InputFileError, match=needle):
+            load_render_config(path)
+    path.write_text(yaml.safe_dump({**data, "anomalies": ["quilt"]}))
+    with pytest.raises(
+        InputFileError, match=r"anomalies\[0\]: 'quilt' not found in scene.anomalies_dir .*quilt.blend, quilt.obj"
+    ):
+        load_render_config(path)
+    # a bare name needs the folder; .blend models are accepted
+    assert "a bare name needs scene.anomalies_dir" in _err(anomalies=["blanket"])
+    assert _cfg(anomalies=["models/blanket.blend"]).anomalies == ["models/blanket.blend"]

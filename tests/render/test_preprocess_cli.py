@@ -92,7 +92,7 @@ def test_cli_config_errors(tiny_config, tmp_path):
         runner.invoke(app, ["render", str(tiny_config("b", {"scene.blend_file": "x.blend"}))]), "x.blend not found"
     )
     _one_line_exit_2(
-        runner.invoke(app, ["preprocess", str(tmp_path), str(tmp_path / "o")]), "not an `oodforge render` output"
+        runner.invoke(app, ["preprocess", str(tmp_path), str(tmp_path / "o")]), "neither an `oodforge render` output"
     )
 
 
@@ -140,35 +140,32 @@ def test_preprocess_min_pixel_log_and_three_classes(tiny_config, tmp_path):
     bad["sha256"]["image"] = sha256_bytes(data)
     manifest.write_text("".join(json.dumps(r) + "\n" for r in recs))
 
-    out, log = tmp_path / "anomalib", tmp_path / "pre.log"
-    args = ["preprocess", str(src), str(out), "--min-pixel", str(far["pixel_count"] + 1), "--normal-test-share", "0.5",
+    out, log = tmp_path / "allo_format", tmp_path / "pre.log"
+    args = ["preprocess", str(src), str(out), "--min-pixel", str(far["pixel_count"]), "--normal-test-share", "0.5",
             "--log", str(log), "-q"]  # fmt: skip
     res = runner.invoke(app, args)
-    assert res.exit_code == 0, res.output
+    assert res.exit_code == 1, res.output  # the wrong-size frame is rejected
     text = log.read_text()
-    assert f"cam02/{far['image_id']}: anomaly has {far['pixel_count']} pixels < min_pixel" in text
-    assert "cam02/d001_normal_i10_v2: image shape (32, 48, 3), expected (64, 64, 3)" in text
-    cam = out / "cam02"
-    assert sorted(p.name for p in (cam / "test" / "images").iterdir() if "anomaly" in p.name) == [
-        f"{near['image_id']}.png"
-    ]
+    assert f"SKIPPED cam02/{far['image_id']}: {far['pixel_count']} anomaly pixels <= min_pixel" in text
+    assert "REJECTED cam02/d001_normal_i10_v2: image is 48x32, expected 64x64" in text
+    test_dir = out / "test" / "cam02"
+    assert sorted(p.name for p in (test_dir / "images").iterdir() if "anomaly" in p.name) == [f"{near['image_id']}.png"]
     normals = ["d001_normal_i10", "d001_normal_i10_v1"]
     for n in normals:
         split = "test" if is_normal_test("cam02", n, 0.5) else "train"
-        assert (cam / split / "images" / f"{n}.png").is_file()
-    images = sorted(p.stem for p in (cam / "test" / "images").iterdir())
-    masks = sorted(p.stem for p in (cam / "test" / "masks").iterdir())
-    assert masks == [f"{s}_mask" for s in images]
-    three = read_label_png(cam / "test" / "masks" / f"{near['image_id']}_mask.png")
+        assert (out / split / "cam02" / "images" / f"{n}.png").is_file()
+    images = sorted(p.name for p in (test_dir / "images").iterdir())
+    assert sorted(p.name for p in (test_dir / "masks").iterdir()) == images
+    three = read_label_png(test_dir / "masks" / f"{near['image_id']}.png")
     gt = read_label_png(src / near["outputs"]["gt_pixel"])
     fb = read_label_png(src / near["outputs"]["fb_mask"])
     assert set(np.unique(three).tolist()) == {0, 1, 2}
     assert np.array_equal(three == 2, gt == 1) and np.array_equal(three == 1, (fb == 1) & (gt == 0))
-    # a second run replaces the first; the default min_pixel (0) keeps both anomalous frames
-    s = preprocess_renders(src, out)
-    assert s.per_camera["cam02"]["test_anomalous"] == 2 and s.per_camera["cam02"]["skipped"] == 1
-    assert (out / "preprocess.log").is_file() and not (cam / "test" / "masks" / "d001_normal_i10_mask.png").exists()
-    _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(src / "inside")]), "must not be the render folder")
+    # a second run replaces the first (--overwrite); the default min_pixel (0) keeps both anomalous frames
+    s = preprocess_renders(src, out, overwrite=True)
+    assert s.per_camera["cam02"]["anomalous"] == 2 and s.per_camera["cam02"]["rejected"] == 1
+    assert (out / "preprocess.log").is_file()
+    _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(src / "inside")]), "must be outside the input")
     (tmp_path / "other").mkdir()
     (tmp_path / "other" / "x.txt").write_text("x")
     _one_line_exit_2(runner.invoke(app, ["preprocess", str(src), str(tmp_path / "other")]), "not empty")
@@ -203,24 +200,50 @@ def test_preprocess_rerun_deletes_only_its_own_files(tmp_path: Path) -> None:
     """Was: a re-run rmtree'd every OUT/<sub> holding train/ or test/, the user's files in them too."""
     src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
     first = preprocess_renders(src, out)
-    assert first.per_camera["cam0"] == {"train": 3, "test_anomalous": 1, "test_normal": 0, "skipped": 0}
-    (out / "cam0/train/images/mine.png").write_bytes(b"my image")
+    assert first.per_camera["cam0"] == {"normal": 3, "normal_test": 0, "anomalous": 1, "skipped": 0, "rejected": 0}
+    (out / "train/cam0/images/mine.png").write_bytes(b"my image")
     (out / "my_project/train").mkdir(parents=True)
     (out / "my_project/train/notes.txt").write_text("mine")
-    s = preprocess_renders(src, out, normal_test_share=1.0)  # every normal frame moves to test
-    assert (out / "cam0/train/images/mine.png").read_bytes() == b"my image"
+    s = preprocess_renders(src, out, normal_test_share=1.0, overwrite=True)  # every normal frame moves to test
+    assert (out / "train/cam0/images/mine.png").read_bytes() == b"my image"
     assert (out / "my_project/train/notes.txt").read_text() == "mine"
-    assert s.kept_files == 2 and s.per_camera["cam0"]["test_normal"] == 3
-    assert sorted(p.name for p in (out / "cam0/train/images").iterdir()) == ["mine.png"]  # n1..n3 moved away
-    assert sorted(p.name for p in (out / "cam0/test/masks").iterdir()) == [
-        f"{f}_mask.png" for f in ("a1", "n1", "n2", "n3")
-    ]
+    assert s.kept_files == 2 and s.per_camera["cam0"]["normal_test"] == 3
+    assert sorted(p.name for p in (out / "train/cam0/images").iterdir()) == ["mine.png"]  # n1..n3 moved away
+    names = [f"{f}.png" for f in ("a1", "n1", "n2", "n3")]
+    assert sorted(p.name for p in (out / "test/cam0/masks").iterdir()) == names
+    normal_mask = read_label_png(out / "test/cam0/masks/n1.png")
+    assert set(np.unique(normal_mask).tolist()) <= {0, 1}  # in test/, a normal frame's mask has 3 classes (no 2)
     listed = set(json.loads((out / ".oodforge/files.json").read_text())["files"])
-    assert listed == {"preprocess.json", "preprocess.log", *(f"cam0/test/images/{f}.png" for f in ("a1", "n1", "n2", "n3")),
-                      *(f"cam0/test/masks/{f}_mask.png" for f in ("a1", "n1", "n2", "n3"))}  # fmt: skip
-    res = runner.invoke(app, ["preprocess", str(src), str(out), "-q"])
+    assert listed == {
+        "preprocess.json",
+        "preprocess.log",
+        *(f"test/cam0/{d}/{n}" for d in ("images", "masks") for n in names),
+    }
+    res = runner.invoke(app, ["preprocess", str(src), str(out), "-q", "--overwrite"])
     assert res.exit_code == 0 and "kept 2 file(s)" in " ".join(res.output.split()), res.output
-    assert not (out / "cam0/test/images/n1.png").exists() and (out / "cam0/train/images/n1.png").is_file()
+    assert not (out / "test/cam0/images/n1.png").exists() and (out / "train/cam0/images/n1.png").is_file()
+    train_mask = read_label_png(out / "train/cam0/masks/n1.png")
+    assert (train_mask == 255).all()  # ALLO writes a normal frame's foreground mask (all foreground here) as 0/255
+
+
+def test_preprocess_skips_exactly_min_pixel(tmp_path: Path) -> None:
+    """ALLO skips count <= min_pixel; oodforge used to keep a frame with exactly min_pixel anomaly pixels."""
+    src = _fake_render(tmp_path / "r", FRAMES)  # a1: 3 x 6 = 18 anomaly pixels
+    assert preprocess_renders(src, tmp_path / "o1", min_pixel=17).per_camera["cam0"]["anomalous"] == 1
+    s = preprocess_renders(src, tmp_path / "o2", min_pixel=18)
+    assert s.per_camera["cam0"]["anomalous"] == 0 and s.per_camera["cam0"]["skipped"] == 1
+    assert s.problems == ["SKIPPED cam0/a1: 18 anomaly pixels <= min_pixel 18: skipped (ALLO's rule)"]
+
+
+def test_preprocess_refuses_a_second_run_without_overwrite(tmp_path: Path) -> None:
+    src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
+    preprocess_renders(src, out)
+    before = (out / "test/cam0/masks/a1.png").read_bytes()
+    res = runner.invoke(app, ["preprocess", str(src), str(out), "-q", "--min-pixel", "100"])
+    _one_line_exit_2(res, "holds a previous preprocess output")
+    assert (out / "test/cam0/masks/a1.png").read_bytes() == before
+    doc = json.loads((out / "preprocess.json").read_text())
+    assert doc["input"] == {"kind": "render", "name": "r", "experiments": []} and doc["log"] == "preprocess.log"
 
 
 def test_preprocess_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
@@ -237,7 +260,7 @@ def test_preprocess_refuses_a_folder_it_did_not_make(tmp_path: Path) -> None:
 def test_preprocess_never_writes_over_a_user_file(tmp_path: Path) -> None:
     src, out = _fake_render(tmp_path / "r", FRAMES), tmp_path / "out"
     preprocess_renders(src, out)
-    (out / "cam0/test/images/n1.png").write_bytes(b"mine")  # where the next run writes n1
-    with pytest.raises(UsageError, match=r"cam0/test/images/n1\.png exists and oodforge did not write it"):
-        preprocess_renders(src, out, normal_test_share=1.0)
-    assert (out / "cam0/test/images/n1.png").read_bytes() == b"mine"
+    (out / "test/cam0/images/n1.png").write_bytes(b"mine")  # where the next run writes n1
+    with pytest.raises(UsageError, match=r"test/cam0/images/n1\.png exists and oodforge did not write it"):
+        preprocess_renders(src, out, normal_test_share=1.0, overwrite=True)
+    assert (out / "test/cam0/images/n1.png").read_bytes() == b"mine"

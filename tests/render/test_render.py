@@ -191,3 +191,96 @@ def test_user_blend_file_scene(tiny_config, tmp_path):
     with pytest.raises(UsageError, match="Blender cannot open"):
         render_dataset(tiny_config("broken", {"scene.blend_file": str(tmp_path / "broken.blend")}))
     assert not (tmp_path / "broken").exists()
+
+
+def test_coverage_mask_agrees_with_the_hard_mask(tiny_config):
+    over = {"anomalies": ["torus"], "render.samples": 16}
+    hard = render_dataset(tiny_config("hard", over))
+    soft = render_dataset(tiny_config("soft", {**over, "render.coverage_mask": True}))
+    assert not soft.failed
+    h_recs, s_recs = _records(hard.output_root), _records(soft.output_root)
+    assert all(r["masks"] == ["gt_pixel", "fb_mask"] and "coverage" not in r["outputs"] for r in h_recs.values())
+    for key, rec in s_recs.items():
+        assert rec["masks"] == ["gt_pixel", "fb_mask", "coverage"]
+        # the coverage pass changes nothing else: same image and hard masks as without it
+        for k in ("image", "gt_pixel", "fb_mask"):
+            assert rec["sha256"][k] == h_recs[key]["sha256"][k]
+        cov = read_label_png(soft.output_root / rec["outputs"]["coverage"])
+        _, gt, _ = _load(soft.output_root, rec)
+        assert cov.dtype == np.uint8 and cov.shape == gt.shape == (64, 64)
+        if not rec["is_anomalous"]:
+            assert cov.max() == 0
+            continue
+        assert rec["pixel_count"] > 20
+        assert cov[gt == 1].mean() > 200  # mostly fully covered inside the hard mask
+        # soft edges: partial values exist, and coverage ends within two pixels of the hard mask
+        assert np.any((cov > 0) & (cov < 255))
+        near = np.zeros_like(gt, bool)
+        ys, xs = np.nonzero(gt)
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                near[np.clip(ys + dy, 0, 63), np.clip(xs + dx, 0, 63)] = True
+        assert cov[~near].max() == 0
+        assert abs(cov.sum() / 255.0 - gt.sum()) < 0.25 * gt.sum()  # same area up to the edges
+
+
+def test_anomalies_load_by_name_from_a_folder(tiny_config, tmp_path):
+    import bpy
+
+    models = tmp_path / "anomalies"
+    models.mkdir()
+    (models / "wedge.obj").write_text("v 0 0 0\nv 1 0 0\nv 0 1 0\nv 0 0 1\nf 1 3 2\nf 1 2 4\nf 1 4 3\nf 2 3 4\n")
+    bpy.ops.wm.read_factory_settings(use_empty=True)
+    bpy.ops.mesh.primitive_cylinder_add(radius=0.3, depth=2.0)
+    bpy.context.active_object.name = "beam"  # ALLO appends the object named like its file
+    bpy.ops.mesh.primitive_cube_add(location=(5.0, 0.0, 0.0))  # another object of the file, not appended
+    bpy.ops.wm.save_as_mainfile(filepath=str(models / "beam.blend"))
+    s = render_dataset(tiny_config("dir", {"anomalies": ["beam", "wedge"], "scene.anomalies_dir": str(models),
+                                           "days": {"start": 1, "end": 3}, "placement.max_tries": 50}))  # fmt: skip
+    assert not s.failed
+    objects = {r["object"] for r in _records(s.output_root).values() if r["is_anomalous"]}
+    assert objects == {"beam", "wedge"} and all(
+        r["pixel_count"] > 0 for r in _records(s.output_root).values() if r["is_anomalous"]
+    )
+    from oodforge.render._bpy_frame import BlenderSession
+    from oodforge.render.config_io import load_render_config
+
+    cfg = load_render_config(tiny_config("dir2", {"anomalies": ["beam"], "scene.anomalies_dir": str(models)}))
+    (tmp_path / "tmp").mkdir()
+    beam = BlenderSession(cfg, tmp_path / "tmp").anomalies["beam"]
+    extent = beam.verts.max(axis=0) - beam.verts.min(axis=0)  # the cylinder alone, scaled to object_size 1
+    assert extent == pytest.approx((0.3, 0.3, 1.0), abs=0.02)
+    with pytest.raises(UsageError, match=r"anomalies\[0\]: 'ghost' not found in scene.anomalies_dir .*ghost.blend"):
+        render_dataset(tiny_config("ghost", {"anomalies": ["ghost"], "scene.anomalies_dir": str(models)}))
+
+
+def test_layout_allo_from_the_cli(tiny_config):
+    from typer.testing import CliRunner
+
+    from oodforge.cli.main import app
+
+    path = tiny_config("allo", {"modes": {"illumination": {"sun_strengths": [2, 8]}}, "render.coverage_mask": True})
+    res = CliRunner().invoke(app, ["render", str(path), "--layout", "allo", "-q"])
+    assert res.exit_code == 0, res.output
+    root = path.parent / "allo"
+    assert (root / "config.yaml").read_text().count("layout: allo") == 1
+    recs = _records(root)
+    files = sorted(str(p.relative_to(root)) for p in root.rglob("*.png"))
+    assert files == sorted(
+        [f"exp_1/Camera2/{d}/1_normal_{i}.png" for d in ("normal", "fb_mask") for i in (2, 8)]
+        + [f"exp_2/Camera2/{d}/1_cube_{i}_-1_0_default.png" for d in ("anomaly", "anomaly_mask", "fb_mask", "coverage")
+           for i in (2, 8)]
+    )  # fmt: skip
+    for rec in recs.values():
+        assert set(rec["outputs"].values()) <= set(files) and rec["status"] == "ok"
+        fb = read_image_rgb(root / rec["outputs"]["fb_mask"])  # 3 equal channels, 0 / 255
+        assert set(np.unique(fb)) <= {0, 255} and (fb[..., 0] == fb[..., 2]).all() and fb.any()
+        if rec["is_anomalous"]:
+            gt = read_image_rgb(root / rec["outputs"]["gt_pixel"])
+            assert int((gt[..., 0] == 255).sum()) == rec["pixel_count"] > 0
+    # the same frames as the oodforge layout: same image bytes
+    plain = render_dataset(tiny_config("plain", {"modes": {"illumination": {"sun_strengths": [2, 8]}}}))
+    plain_recs = _records(plain.output_root)
+    assert {k: r["sha256"]["image"] for k, r in plain_recs.items()} == {
+        k: r["sha256"]["image"] for k, r in recs.items()
+    }

@@ -192,7 +192,9 @@ def register(app: typer.Typer) -> None:
     @export_app.command("anomalib")
     @handle_errors
     def anomalib(
-        dataset: Path = typer.Argument(..., help="Root of an oodforge dataset (synth or render)."),
+        dataset: Path = typer.Argument(
+            ..., help="Root of an oodforge dataset (synth or render), or ALLO's exp_<n> folder or a folder of them."
+        ),
         out: Path = typer.Argument(..., help="Export folder: new, empty, or a previous export (see --overwrite)."),
         split: list[str] | None = typer.Option(None, "--split", help="Only this split (repeatable)."),
         normal_test_ratio: float = typer.Option(
@@ -202,6 +204,14 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(
             False, "--overwrite", help="Replace a previous export in OUT (only the files it wrote are deleted)."
         ),
+        min_pixel: int | None = typer.Option(
+            None,
+            "--min-pixel",
+            help="ALLO's layout: anomalous frames with <= this many pixels left out (default 2000).",
+        ),
+        expect_size: str | None = typer.Option(
+            None, "--expect-size", help="ALLO's layout: WxH of every image and mask (default 1920x1080)."
+        ),
         quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     ) -> None:
         """Write DATASET in Anomalib's Folder layout (MVTec-like) under OUT and print the Folder arguments.
@@ -209,12 +219,16 @@ def register(app: typer.Typer) -> None:
         train/good: normal train images; test/good: normal test/val images plus a seeded share of train
         normals; test/anomaly: images with >= 1 anomaly pixel; ground_truth/anomaly: their 0/255 masks
         (ignore becomes 0). OUT lists the files oodforge wrote (OUT/.oodforge/files.json): a folder without
-        that list is refused, and --overwrite deletes only listed files.
+        that list is refused, and --overwrite deletes only listed files. From ALLO's layout: split = experiment,
+        frames checked as `oodforge preprocess` checks them (this, not preprocess's ALLO format, feeds Anomalib).
         """
+        from oodforge.render.preprocess import parse_size
+
+        size = parse_size(expect_size) if expect_size is not None else None
         with staged_progress(not quiet) as progress:
             res = export_anomalib(
                 dataset, out, splits=split or None, normal_test_ratio=normal_test_ratio, seed=seed,
-                overwrite=overwrite, progress=progress,  # type: ignore[arg-type]
+                overwrite=overwrite, min_pixel=min_pixel, expect_size=size, progress=progress,  # type: ignore[arg-type]
             )  # fmt: skip
         print_anomalib_summary(res)
 

@@ -1,4 +1,4 @@
-"""``oodforge render`` (Blender scenes with anomaly objects) and ``oodforge preprocess`` (Anomalib layout)."""
+"""``oodforge render`` (Blender scenes with anomaly objects); ``preprocess``, ``import-allo``: preprocess_cmd."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from oodforge.cli._common import EXIT_FAILED_SAMPLES, console, handle_errors
+from oodforge.cli._common import EXIT_FAILED_SAMPLES, EXIT_INTERRUPTED, console, handle_errors
 from oodforge.cli._progress import staged_progress
+from oodforge.cli.preprocess_cmd import register as register_preprocess
 
 __all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
-    """Add ``render`` and ``preprocess`` to the app."""
+    """Add ``render``, ``preprocess`` and ``import-allo`` to the app."""
 
     @app.command()
     @handle_errors
@@ -28,12 +29,39 @@ def register(app: typer.Typer) -> None:
             int | None, typer.Option("--limit", help="Only the first N frames (sorted names) per camera.")
         ] = None,
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+        layout: Annotated[
+            str | None,
+            typer.Option(
+                "--layout",
+                help="Output layout: oodforge (<camera>/images|gt_pixel|fb_mask) or allo (ALLO's "
+                "exp_<n>/Camera<k>/... folders and file names); default: the config's output.layout.",
+            ),
+        ] = None,
+        workers: Annotated[
+            int, typer.Option("--workers", "-w", help="Blender processes; (camera, day) groups are spread over them.")
+        ] = 1,
+        threads_per_worker: Annotated[
+            int | None,
+            typer.Option(
+                "--threads-per-worker",
+                help="Cycles threads per Blender process (default: the CPUs divided by --workers; Dask: all).",
+            ),
+        ] = None,
+        executor: Annotated[str, typer.Option("--executor", help="local | dask")] = "local",
+        scheduler: Annotated[
+            str | None, typer.Option("--scheduler", help="Dask scheduler address (tcp://host:8786).")
+        ] = None,
     ) -> None:
         """Render normal and anomalous frames with exact masks from Blender's object-index pass (resumable)."""
+        from oodforge.render.config_io import load_render_config, with_layout
         from oodforge.render.runner import render_dataset
 
+        source = config if layout is None else with_layout(load_render_config(config), layout)
         with staged_progress(not quiet) as progress:
-            s = render_dataset(config, limit=limit, overwrite=overwrite, progress=progress)  # type: ignore[arg-type]
+            s = render_dataset(
+                source, limit=limit, overwrite=overwrite, workers=workers, threads_per_worker=threads_per_worker,
+                executor=executor, scheduler=scheduler, progress=progress,  # type: ignore[arg-type]
+            )  # fmt: skip
         table = Table(title=f"render: {s.output_root} ({s.device or 'nothing rendered'})", title_justify="left")
         for col in ("camera", "frames", "normal", "anomalous", "hidden", "failed"):
             table.add_column(col, justify="left" if col == "camera" else "right")
@@ -47,45 +75,13 @@ def register(app: typer.Typer) -> None:
         )
         for cam, fid, err in s.failed[:20]:
             console.print(f"[red]failed[/] {cam}/{fid}: {err}", highlight=False, markup=True)
+        if s.interrupted:
+            console.print(
+                f"[yellow]interrupted: {s.skipped + s.processed} of {s.total} frame(s) are finished and kept; "
+                "run the same command again to resume[/]"
+            )
+            raise typer.Exit(EXIT_INTERRUPTED)
         if s.failed:
             raise typer.Exit(EXIT_FAILED_SAMPLES)
 
-    @app.command()
-    @handle_errors
-    def preprocess(
-        directory: Annotated[Path, typer.Argument(help="Output root of `oodforge render`.")],
-        out: Annotated[
-            Path,
-            typer.Argument(
-                help="Destination of the Anomalib layout (<camera>/train, <camera>/test): new, empty, or a previous "
-                "preprocess output (only the files it lists are replaced)."
-            ),
-        ],
-        min_pixel: Annotated[
-            int | None, typer.Option("--min-pixel", help="Least anomaly pixels (default: the config's min_pixel).")
-        ] = None,
-        normal_test_share: Annotated[
-            float, typer.Option("--normal-test-share", help="Share of normal frames put in test (0..1).")
-        ] = 0.0,
-        log: Annotated[Path | None, typer.Option("--log", help="Log file (default OUT/preprocess.log).")] = None,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    ) -> None:
-        """Verify rendered frames (shape, min_pixel), merge masks into 3 classes, lay out train/test per camera."""
-        from oodforge.render.preprocess import preprocess_renders
-
-        with staged_progress(not quiet) as progress:
-            s = preprocess_renders(
-                directory, out, min_pixel=min_pixel, normal_test_share=normal_test_share, log_file=log,
-                progress=progress,  # type: ignore[arg-type]
-            )  # fmt: skip
-        table = Table(title=f"preprocess: {s.output_root} (min_pixel {s.min_pixel})", title_justify="left")
-        for col in ("camera", "train", "test anomalous", "test normal", "skipped"):
-            table.add_column(col, justify="left" if col == "camera" else "right")
-        for cam, c in sorted(s.per_camera.items()):
-            table.add_row(cam, *(str(c[k]) for k in ("train", "test_anomalous", "test_normal", "skipped")))
-        console.print(table)
-        console.print(f"{len(s.problems)} problem(s) logged to {s.log_path}", highlight=False)
-        if s.kept_files:
-            console.print(
-                f"kept {s.kept_files} file(s) in {s.output_root} that oodforge did not write", highlight=False
-            )
+    register_preprocess(app)  # preprocess and import-allo: cli/preprocess_cmd.py

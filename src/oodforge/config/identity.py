@@ -30,7 +30,13 @@ LOCAL_KEYS: dict[str, dict[str, str]] = {
         "sources.coco.root": "drop",
         "sources.coco.cache_dir": "drop",
     },
-    "render": {"output_root": "drop", "scene.blend_file": "name", "anomalies": "name"},
+    "render": {
+        "output_root": "drop",
+        "scene.blend_file": "name",
+        "scene.ephemeris": "name",
+        "scene.anomalies_dir": "drop",
+        "anomalies": "name",
+    },
 }
 
 

@@ -1,4 +1,8 @@
-"""Export any oodforge dataset (pasted or rendered) to Anomalib's ``Folder`` layout (MVTec-like).
+"""Export any oodforge dataset (pasted or rendered), or ALLO's native render layout, to Anomalib's ``Folder`` layout.
+
+This is the path to Anomalib: ``oodforge preprocess`` writes ALLO's format (3-class masks, a test folder mixing
+normal and anomalous frames), which Anomalib's ``Folder`` reads wrongly (any mask value > 0 is anomalous, every
+image of an abnormal folder is abnormal).
 
 ```
 OUT/train/good/<stem>.<ext>                 normal images of train-like splits (minus the test share)
@@ -31,8 +35,15 @@ import yaml
 from oodforge._io import atomic_write_bytes, atomic_write_text, encode_png, read_bytes, read_label_png
 from oodforge._seeding import stable_unit
 from oodforge.errors import DataLayoutError, InputFileError, OodforgeError, SampleError, UsageError
-from oodforge.export.anomalib_manifest import IMG_EXTENSIONS, Item, read_records
+from oodforge.export.anomalib_manifest import IMG_EXTENSIONS, Item, read_native, read_records
 from oodforge.export.owned_folder import OwnedFolder, check_owned_folder, open_owned_folder
+from oodforge.render.allo_native import (
+    ALLO_MIN_PIXEL,
+    ALLO_SIZE,
+    allo_render_defaults,
+    is_native_layout,
+    read_native_mask,
+)
 
 __all__ = ["MANAGED_DIRS", "AnomalibExport", "anomalib_pairs", "export_anomalib", "folder_snippet", "is_eval_split"]
 
@@ -111,11 +122,15 @@ def _foreign_warnings(owned: OwnedFolder) -> list[str]:
 
 
 def _read_gt(root: Path, item: Item) -> np.ndarray:
-    """The item's GT, checked to hold only 0, 1 and 255."""
+    """The item's GT (1 = anomaly), checked to hold only 0, 1 and 255; from ALLO's mask: 1 where it is 255."""
+    if item.gt_rel is None:
+        return np.zeros((1, 1), np.uint8)
     try:
+        if item.allo_mask:
+            return (read_native_mask(root / item.gt_rel) == 255).astype(np.uint8)
         gt = read_label_png(root / item.gt_rel)
     except SampleError as exc:
-        raise InputFileError(str(exc)) from None
+        raise InputFileError(f"{root / item.gt_rel}: {exc}" if item.allo_mask else str(exc)) from None
     bad = np.setdiff1d(np.unique(gt), (0, 1, 255))
     if bad.size:
         raise DataLayoutError(f"{item.gt_rel}: GT values {bad.tolist()[:5]} found; expected 0, 1 and 255 only")
@@ -208,7 +223,7 @@ def _readme(dataset: Path, res: AnomalibExport, ratio: float, seed: int) -> str:
     c = res.counts
     prefix = " (abnormal files and masks with an ordinal prefix, so Anomalib pairs them)" * res.ordinal_prefix
     return (
-        f"Anomalib Folder export of the oodforge dataset {dataset}\n\n"
+        f"Anomalib Folder export of {dataset}\n\n"
         f"{NORMAL_DIR}/             {c['train_good']} normal images of train-like splits (training set)\n"
         f"{NORMAL_TEST_DIR}/              {c['test_good']} normal images: all of test/val-like splits, plus a\n"
         f"                        deterministic share {ratio} of train-split normals (stable hash of the\n"
@@ -231,22 +246,31 @@ def export_anomalib(
     normal_test_ratio: float = 0.2,
     seed: int = 0,
     overwrite: bool = False,
+    min_pixel: int | None = None,
+    expect_size: tuple[int, int] | None = None,
     progress: Progress | None = None,
 ) -> AnomalibExport:
-    """Write an oodforge dataset in Anomalib's ``Folder`` layout (see the module docstring).
+    """Write an oodforge dataset or ALLO's native layout in Anomalib's ``Folder`` layout (see the module docstring).
 
     The GT decides (``has_anomaly`` disagreeing with it is a warning): images with >= 1 anomaly pixel go
     to ``test/anomaly`` from every split. Normal images of test/val-like splits (:func:`is_eval_split`) go
     to ``test/good``, the others to ``train/good`` except a share ``normal_test_ratio`` chosen by a stable
     hash of (seed, name), moved to ``test/good`` so Anomalib can compute image-level metrics.
 
+    ALLO's native layout (an ``exp_<n>`` folder or a folder of them) is read with ``oodforge preprocess``'s
+    reader and rules: the split is the experiment's folder name, the image id ``<camera>/<day>_<prefix>``;
+    every frame is checked (``expect_size``, every mask present and readable), anomalous frames need more
+    than ``min_pixel`` anomaly pixels (ALLO's rule); frames left out are counted as failed or summed in a warning.
+
     Args:
-        dataset: root of an oodforge dataset (holds ``manifest.jsonl``).
+        dataset: root of an oodforge dataset (holds ``manifest.jsonl``) or ALLO's native layout.
         out: export folder: new, empty, or a previous export (see ``overwrite``); it carries the list of
             the files oodforge wrote (:mod:`oodforge.export.owned_folder`).
         splits: only these splits (default: all).
         normal_test_ratio: share in [0, 1] of train-split normal images moved to ``test/good``.
         seed: seed of that share.
+        min_pixel: ALLO's layout only: anomalous frames need more anomaly pixels than this (default 2000, ALLO's).
+        expect_size: ALLO's layout only: (width, height) of every image and mask (default 1920x1080).
         overwrite: replace a previous export in ``out`` instead of refusing: only the files it lists are
             deleted; other files are kept (counted in :attr:`AnomalibExport.kept_files`).
         progress: optional ``progress(stage, done, total)`` callback.
@@ -259,9 +283,20 @@ def export_anomalib(
     """
     if not 0.0 <= normal_test_ratio <= 1.0:
         raise UsageError(f"normal_test_ratio: {normal_test_ratio} given; expected a number in [0, 1]")
-    items, per_split = read_records(dataset, splits)
+    if min_pixel is not None and min_pixel < 0:
+        raise UsageError(f"--min-pixel: expected a number >= 0, got {min_pixel}")
+    notes: list[str] = []
+    own = allo_render_defaults(dataset)  # `render --layout allo`: read as ALLO's layout, its config's defaults
+    if ((dataset / "manifest.jsonl").is_file() and own is None) or not is_native_layout(dataset):
+        if min_pixel is not None or expect_size is not None:
+            raise UsageError("--min-pixel and --expect-size: only for ALLO's native layout (exp_<n>/Camera<k>/...)")
+        items, per_split = read_records(dataset, splits)
+    else:
+        def_size, def_min = own if own is not None else (ALLO_SIZE, ALLO_MIN_PIXEL)
+        least = def_min if min_pixel is None else min_pixel
+        items, per_split, notes = read_native(dataset, splits, size=expect_size or def_size, min_pixel=least)
     _check_out(out, dataset, overwrite)
-    warnings = _plan(dataset, items, normal_test_ratio, seed, progress)
+    warnings = notes + _plan(dataset, items, normal_test_ratio, seed, progress)
     ordinal = _assign_names(items, out)
     with open_owned_folder(out, command="oodforge export anomalib", overwrite=overwrite, key="export folder",
                            what="export") as owned:  # fmt: skip

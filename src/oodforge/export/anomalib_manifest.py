@@ -1,7 +1,9 @@
-"""The manifest side of the Anomalib export: read a dataset's records into the items to export.
+"""The input side of the Anomalib export: an oodforge dataset's records, or ALLO's native layout, as items.
 
 Only the manifest fields shared by synth and render records are read; every path is checked to stay
-inside the dataset root and to name an existing file.
+inside the dataset root and to name an existing file. ALLO's layout is read with the reader and the rules of
+``oodforge preprocess`` (:mod:`oodforge.render.allo_native`): every frame checked, anomalous frames with
+``<= min_pixel`` anomaly pixels left out, a frame that fails counted as failed with its reason.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from oodforge._paths import relative_inside
-from oodforge.errors import DataLayoutError, InputFileError, UsageError
+from oodforge.errors import DataLayoutError, InputFileError, SampleError, UsageError
 
-__all__ = ["IMG_EXTENSIONS", "Item", "read_records"]
+__all__ = ["IMG_EXTENSIONS", "Item", "read_native", "read_records"]
 
 #: torchvision's IMG_EXTENSIONS (Anomalib's default), lower case
 IMG_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
@@ -27,12 +29,13 @@ class Item:
     split: str
     image_id: str
     image_rel: str
-    gt_rel: str
+    gt_rel: str | None  # None: no anomaly mask (an ALLO normal frame)
     has_anomaly: bool
     stem: str
     ext: str
     role: str = ""
     name: str = ""
+    allo_mask: bool = False  # gt_rel is ALLO's anomaly mask (255 on the anomaly), not oodforge's 0/1/255 GT
 
     @property
     def file(self) -> str:
@@ -79,7 +82,8 @@ def read_records(root: Path, splits: list[str] | None) -> tuple[list[Item], dict
     manifest = root / "manifest.jsonl"
     if not manifest.is_file():
         raise DataLayoutError(
-            f"{root}: not an oodforge dataset (no manifest.jsonl); expected the output of `oodforge synth` or `render`"
+            f"{root}: not an oodforge dataset (no manifest.jsonl) nor ALLO's layout (no Camera<k>/ folder); expected "
+            "the output of `oodforge synth` or `render`, or ALLO's exp_<n> folder"
         )
     items: list[Item] = []
     per_split: dict[str, dict[str, int]] = {}
@@ -118,3 +122,45 @@ def read_records(root: Path, splits: list[str] | None) -> tuple[list[Item], dict
     if splits is not None:
         per_split = {k: v for k, v in per_split.items() if k in splits}
     return items, per_split
+
+
+def read_native(
+    root: Path, splits: list[str] | None, *, size: tuple[int, int], min_pixel: int
+) -> tuple[list[Item], dict[str, dict[str, int]], list[str]]:
+    """Items of ALLO's native layout (split = experiment folder name), per-split counts, lines on frames left out.
+
+    Each frame is checked as ``oodforge preprocess`` checks it; a frame that fails counts as ``failed`` and
+    gets a line with its reason; frames skipped by ``min_pixel`` are summed in one line per experiment.
+    """
+    from oodforge.render.allo_native import FrameSkipped, check_native_frame, list_native_frames
+
+    experiments, frames = list_native_frames(root)
+    names = [e.name for e in experiments]
+    unknown = sorted(set(splits or ()) - set(names))
+    if unknown:
+        raise UsageError(f"unknown split {unknown[0]!r}; the experiments are: {', '.join(names)}")
+    items: list[Item] = []
+    lines: list[str] = []
+    per_split = {
+        n: {"train_good": 0, "test_good": 0, "test_anomaly": 0, "failed": 0} for n in names if not splits or n in splits
+    }
+    skipped = dict.fromkeys(per_split, 0)
+    for f in frames:
+        if f.experiment not in per_split:
+            continue
+        try:
+            check_native_frame(root, f, size=size, min_pixel=min_pixel)
+        except FrameSkipped:
+            skipped[f.experiment] += 1
+            continue
+        except SampleError as exc:
+            per_split[f.experiment]["failed"] += 1
+            lines.append(f"{f.where}: {exc}; left out")
+            continue
+        image_id = f"{f.camera}/{PurePosixPath(f.name).stem}"
+        stem = re.sub(r"[/\\]", "_", f"{f.experiment}__{image_id}")
+        items.append(Item(f.experiment, image_id, f.image_rel, f.anomaly_rel, f.anomalous, stem, ".png",
+                          allo_mask=True))  # fmt: skip
+    lines += [f"{exp}: {n} anomalous frame(s) with <= min_pixel {min_pixel} anomaly pixels left out (ALLO's rule)"
+              for exp, n in skipped.items() if n]  # fmt: skip
+    return items, per_split, lines

@@ -1,4 +1,4 @@
-"""Rendered anomalies (ALLO-like): Blender scenes with anomaly objects, exact masks, Anomalib preprocessing.
+"""Rendered anomalies (ALLO-like): Blender scenes with anomaly objects, exact masks, ALLO-format preprocessing.
 
 Importing this package never imports ``bpy``; Blender is loaded only when a render starts.
 """

@@ -5,7 +5,8 @@ Placement of a (camera, day) group: the anomaly (with the group's rotation and s
 ``jitter × distance``; a candidate is kept when, at every depth offset, it lies in front of the camera
 and neither intersects (BVH overlap) nor sits inside a scene object, its centre projects inside the
 frame (``margin``), and, with ``require_visible``, rays through the pixels it covers estimate at least
-``max(1, min_pixel)`` visible pixels. The first candidate that passes wins (``max_tries`` at most).
+more than ``min_pixel`` visible pixels (ALLO's rule: ``preprocess`` skips a frame with ``<= min_pixel``; at least
+one). The first candidate that passes wins (``max_tries`` at most).
 """
 
 from __future__ import annotations
@@ -20,15 +21,9 @@ import numpy as np
 from oodforge.errors import SampleError
 from oodforge.render._bpy_scene import build_scene, import_bpy, quiet_stdout
 from oodforge.render._bpy_shapes import material
+from oodforge.render._bpy_views import Bodies, CameraRig
 from oodforge.render.config import RenderConfig
-from oodforge.render.geometry import (
-    Camera,
-    euler_from_matrix,
-    look_at_matrix,
-    matrix_from_euler,
-    orbit_location,
-    sun_direction,
-)
+from oodforge.render.geometry import Camera, euler_from_matrix, look_at_matrix, matrix_from_euler, sun_direction
 from oodforge.render.plan import FrameSpec, placement_rng
 
 __all__ = ["BlenderSession", "RenderedFrame"]
@@ -37,12 +32,28 @@ _MAX_PROBE_RAYS = 1024
 
 
 class RenderedFrame:
-    """What one render gives back: PNG bytes as Blender wrote them, the index pass, Blender's seconds."""
+    """What one render gives back: PNG bytes as Blender wrote them, the index pass, Blender's seconds.
 
-    def __init__(self, png: bytes, index: np.ndarray, blender_s: float) -> None:
+    ``coverage`` (``render.coverage_mask``): (H, W) float32 share of the samples hitting the anomaly.
+    """
+
+    def __init__(self, png: bytes, index: np.ndarray, blender_s: float, coverage: np.ndarray | None = None) -> None:
         self.png = png
         self.index = index
         self.blender_s = blender_s
+        self.coverage = coverage
+
+
+def _read_exr(bpy: Any, path: Path) -> np.ndarray:
+    """First channel of an EXR as (H, W) float32, top row first."""
+    img = bpy.data.images.load(str(path))
+    try:
+        w, h = img.size
+        px = np.empty(w * h * img.channels, np.float32)
+        img.pixels.foreach_get(px)
+    finally:
+        bpy.data.images.remove(img)
+    return px.reshape(h, w, -1)[::-1, :, 0].copy()
 
 
 class BlenderSession:
@@ -62,8 +73,19 @@ class BlenderSession:
             self.sun = bpy.data.objects.new("oodforge_sun", bpy.data.lights.new("oodforge_sun", "SUN"))
             self.scene.collection.objects.link(self.sun)
             self.sun.data.angle = math.radians(0.5)
-        self.cam_objs: dict[str, Any] = {}
+        self.rig = CameraRig(bpy, self.scene, cfg)
+        self.bodies = Bodies(bpy, self.scene, cfg) if cfg.scene.ephemeris is not None else None
         self._build_foreground_bvh()
+
+    @property
+    def moved_bodies(self) -> list[str]:
+        """The bodies the ephemeris moves in this scene (empty without an ephemeris)."""
+        return self.bodies.moved if self.bodies is not None else []
+
+    def _apply_day(self, frame: FrameSpec) -> None:
+        """Move the ephemeris bodies to the frame's day (and rebuild the placement BVH when they moved)."""
+        if self.bodies is not None and frame.ephemeris is not None and self.bodies.apply(frame.ephemeris):
+            self._build_foreground_bvh()
 
     # ---- geometry ------------------------------------------------------------------------------------
     def _build_foreground_bvh(self) -> None:
@@ -93,11 +115,8 @@ class BlenderSession:
         self.fg_bvh = BVHTree.FromPolygons(all_v.tolist(), polys) if polys else None
 
     def camera(self, frame: FrameSpec) -> Camera:
-        """The pinhole camera of a frame (orbit slot plus the normal variant's offset)."""
-        c = self.cfg.cameras
-        loc = orbit_location(frame.slot, c.count, c.radius, c.height, c.target) + np.asarray(frame.camera_offset)
-        w, h = self.cfg.render.resolution
-        return Camera.looking_at(loc, c.target, c.lens_mm, w, h)
+        """The pinhole camera of a frame (its camera source's pose plus the normal variant's offset)."""
+        return self.rig.camera(frame)
 
     def _anomaly_bvh(self, source: str, rot: np.ndarray, scale: float, pos: np.ndarray) -> Any:
         from mathutils.bvhtree import BVHTree
@@ -139,13 +158,14 @@ class BlenderSession:
 
     def place(self, frame: FrameSpec, offsets: list[float]) -> tuple[np.ndarray, int] | None:
         """Search the group's anomaly position (depth offset 0); returns (position, tries) or None."""
+        self._apply_day(frame)
         p, cam = self.cfg.placement, self.camera(frame)
         if frame.anomaly is None or frame.rotation is None or frame.scale is None:
             raise ValueError(f"{frame.frame_id}: not an anomalous frame")
         rng = placement_rng(frame.seed)
         rot = matrix_from_euler(frame.rotation)
         radius = self.anomalies[frame.anomaly].radius * frame.scale
-        need = max(1, self.cfg.min_pixel)
+        need = self.cfg.min_pixel + 1  # > min_pixel, as ALLO's preprocess keeps them
         half = p.jitter * p.distance
         for tries in range(1, p.max_tries + 1):
             base = cam.location + cam.forward * p.distance + rng.uniform(-half, half, 3)
@@ -168,23 +188,11 @@ class BlenderSession:
         return None
 
     # ---- rendering -----------------------------------------------------------------------------------
-    def _camera_object(self, frame: FrameSpec, cam: Camera) -> Any:
-        obj = self.cam_objs.get(frame.camera)
-        if obj is None:
-            data = self.bpy.data.cameras.new(frame.camera)
-            data.lens, data.sensor_width, data.sensor_fit = self.cfg.cameras.lens_mm, 36.0, "AUTO"
-            data.clip_start, data.clip_end = 0.05, 1000.0
-            obj = self.bpy.data.objects.new(frame.camera, data)
-            self.scene.collection.objects.link(obj)
-            self.cam_objs[frame.camera] = obj
-        obj.location = cam.location.tolist()
-        obj.rotation_euler = cam.euler
-        return obj
-
     def setup(self, frame: FrameSpec, position: np.ndarray | None) -> Camera:
         """Pose camera, sun and anomaly for ``frame`` (``position``: the group's depth-0 anomaly position)."""
+        self._apply_day(frame)
         cam = self.camera(frame)
-        self.scene.camera = self._camera_object(frame, cam)
+        self.scene.camera = self.rig.pose(frame, cam)
         sun_dir = sun_direction(frame.sun_azimuth_deg, frame.sun_elevation_deg)
         self.sun.rotation_euler = euler_from_matrix(look_at_matrix(-sun_dir))
         self.sun.data.energy = frame.sun_strength
@@ -221,12 +229,11 @@ class BlenderSession:
         if not png_path.is_file() or not index_files:
             raise SampleError("Blender wrote no image or no object-index pass")
         png = png_path.read_bytes()
-        img = self.bpy.data.images.load(str(index_files[0]))
-        try:
-            w, h = img.size
-            px = np.empty(w * h * img.channels, np.float32)
-            img.pixels.foreach_get(px)
-        finally:
-            self.bpy.data.images.remove(img)
-        index = px.reshape(h, w, -1)[::-1, :, 0].copy()
-        return RenderedFrame(png, index, blender_s)
+        index = _read_exr(self.bpy, index_files[0])
+        coverage = None
+        if self.cfg.render.coverage_mask:
+            cov_files = sorted(self.tmp_dir.glob("coverage*"))
+            if not cov_files:
+                raise SampleError("Blender wrote no coverage (Cryptomatte) pass")
+            coverage = _read_exr(self.bpy, cov_files[0])
+        return RenderedFrame(png, index, blender_s, coverage)

@@ -3,6 +3,11 @@
 The demo scene: a moon-like sphere (noise-textured albedo, crater and noise bump) below a station-like
 assembly of a hull cylinder, end modules, a truss, solar panels, a dish and an antenna. Anomaly
 primitives are single meshes centred on the origin (normalised later).
+
+With an ephemeris (``bodies=True``) the bodies are objects named as ALLO names them, ``moon``, ``earth``
+and ``sun``: unit-radius spheres centred on their origin, so ``location`` and ``dimensions = 2 × radius``
+from the table place and size them. The sun is an emitter that casts no shadow (it lies on the sun
+lamp's shadow rays).
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-__all__ = ["build_primitive", "build_station", "material"]
+__all__ = ["build_primitive", "build_station", "emitter", "material"]
 
 RGB = tuple[float, float, float]
 
@@ -23,6 +28,19 @@ def material(bpy: Any, name: str, rgb: RGB, *, roughness: float = 0.5, metallic:
     bsdf.inputs["Base Color"].default_value = (*rgb, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
     bsdf.inputs["Metallic"].default_value = metallic
+    return mat
+
+
+def emitter(bpy: Any, name: str, rgb: RGB, strength: float) -> Any:
+    """An emission-only material."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    nt = mat.node_tree
+    nt.nodes.clear()
+    emit, out = nt.nodes.new("ShaderNodeEmission"), nt.nodes.new("ShaderNodeOutputMaterial")
+    emit.inputs["Color"].default_value = (*rgb, 1.0)
+    emit.inputs["Strength"].default_value = strength
+    nt.links.new(emit.outputs[0], out.inputs["Surface"])
     return mat
 
 
@@ -125,8 +143,14 @@ def build_primitive(bpy: Any, name: str) -> Any:
     return _mesh_from(bpy, f"oodforge_{name}", fill)
 
 
-def build_station(bpy: Any, scene: Any) -> None:
-    """Add the moon and the station (pass index 1) to ``scene``."""
+def _unit_sphere(bmesh: Any, bm: Any) -> None:
+    bmesh.ops.create_uvsphere(bm, u_segments=96, v_segments=48, radius=1.0)
+    for f in bm.faces:
+        f.smooth = True
+
+
+def build_station(bpy: Any, scene: Any, *, bodies: bool = False) -> None:
+    """Add the moon and the station (pass index 1) to ``scene``; with ``bodies`` also earth and sun (ALLO names)."""
     hull = material(bpy, "oodforge_hull", (0.7, 0.7, 0.72), roughness=0.35, metallic=0.8)
     foil = material(bpy, "oodforge_foil", (0.85, 0.6, 0.2), roughness=0.3, metallic=0.9)
     solar = material(bpy, "oodforge_solar", (0.02, 0.04, 0.15), roughness=0.15, metallic=0.3)
@@ -164,4 +188,10 @@ def build_station(bpy: Any, scene: Any) -> None:
         for f in bm.faces:
             f.smooth = True
 
-    part("moon", _moon_material(bpy), moon)
+    if not bodies:
+        part("moon", _moon_material(bpy), moon)
+        return
+    part("moon", _moon_material(bpy), _unit_sphere)
+    part("earth", material(bpy, "oodforge_earth", (0.05, 0.15, 0.45), roughness=0.7), _unit_sphere)
+    part("sun", emitter(bpy, "oodforge_sun_surface", (1.0, 0.95, 0.85), 20.0), _unit_sphere)
+    scene.objects["sun"].visible_shadow = False

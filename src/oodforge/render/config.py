@@ -12,20 +12,27 @@ Modes follow ALLO (seed-synthgen §17), combinable; a mode left out uses its neu
 - ``scale``: one scale drawn uniformly in ``range`` per (camera, day), rounded to 2 decimals;
 - ``colour`` (``color`` accepted): the object's own colour (``include_default``) plus one colour drawn
   from ``palette`` (names or RGB triples in [0, 1]) per (camera, day).
+
+ALLO's own pieces are options: ``scene.ephemeris`` (its day table of Moon, Sun and Earth),
+``cameras.source: allo`` (its pose tables and per-day noise), ``cameras.source: blend`` (the ``Camera<k>``
+objects of ``scene.blend_file``), ``scene.anomalies_dir`` (anomaly models by name) and
+``output.layout: allo`` (its folders and file names).
 """
 
 from __future__ import annotations
 
 import difflib
 from pathlib import PurePath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from oodforge.config._base import Strict as _Strict
-from oodforge.render.palette import NAMED_COLOURS
+from oodforge.render.allo_cameras import ALLO_TEST_POSES, ALLO_TRAIN_POSES
+from oodforge.render.config_modes import ColourMode, DepthMode, IlluminationMode, ModesConfig, ScaleMode
 
 __all__ = [
+    "ANOMALY_DIR_EXTENSIONS",
     "MESH_EXTENSIONS",
     "PRIMITIVES",
     "CamerasConfig",
@@ -34,118 +41,35 @@ __all__ = [
     "DepthMode",
     "IlluminationMode",
     "ModesConfig",
+    "OutputConfig",
     "PlacementConfig",
     "RenderConfig",
     "RenderSettings",
     "ScaleMode",
     "SceneConfig",
+    "anomaly_name",
 ]
 
 #: Procedural anomaly objects built in Blender (no file needed).
 PRIMITIVES: tuple[str, ...] = ("cube", "sphere", "cylinder", "cone", "torus", "plate", "drill")
 #: Mesh formats Blender 4.2 imports without add-ons beyond the bundled ones.
 MESH_EXTENSIONS: tuple[str, ...] = (".obj", ".ply", ".stl", ".gltf", ".glb")
+#: Suffixes tried, in this order, for an anomaly given by name with ``scene.anomalies_dir``.
+ANOMALY_DIR_EXTENSIONS: tuple[str, ...] = (".blend", ".obj", ".glb", ".stl", ".ply")
+_FILE_EXTENSIONS = (*MESH_EXTENSIONS, ".blend")
 
 Vec3 = tuple[float, float, float]
 PositiveFloat = Annotated[float, Field(gt=0.0)]
-_DEFAULT_PALETTE: list[str | tuple[float, float, float]] = ["red", "blue", "yellow"]
 
 
-def _unique(values: list[float], what: str) -> list[float]:
-    if not values:
-        raise ValueError(f"expected at least one {what}")
-    if len(set(values)) != len(values):
-        raise ValueError(f"{what}s must be unique, got {values}")
-    return values
+def anomaly_name(item: str) -> str:
+    """The name of an ``anomalies`` entry: a primitive or a bare name as given, a file path's stem.
 
-
-class IlluminationMode(_Strict):
-    """``modes.illumination``: sun strengths (W/m²-like Blender sun units), one frame each."""
-
-    sun_strengths: list[PositiveFloat] = Field(default_factory=lambda: [1.0, 5.0, 10.0])
-
-    @field_validator("sun_strengths")
-    @classmethod
-    def _check(cls, v: list[float]) -> list[float]:
-        return _unique(v, "sun strength")
-
-
-class DepthMode(_Strict):
-    """``modes.depth``: offsets (scene units) added to the anomaly's distance along the view ray."""
-
-    offsets: list[float] = Field(default_factory=lambda: [0.0, -1.0, 1.0])
-
-    @field_validator("offsets")
-    @classmethod
-    def _check(cls, v: list[float]) -> list[float]:
-        tags = [f"{x:+.1f}" for x in _unique(v, "depth offset")]
-        if len(set(tags)) != len(tags):
-            raise ValueError(f"depth offsets {v} give the same frame name ({tags}); use offsets 0.1 apart")
-        return v
-
-
-class ScaleMode(_Strict):
-    """``modes.scale``: ``[min, max]`` of the uniform scale factor drawn per (camera, day)."""
-
-    range: tuple[PositiveFloat, PositiveFloat] = (0.3, 0.7)
-
-    @field_validator("range")
-    @classmethod
-    def _ordered(cls, v: tuple[float, float]) -> tuple[float, float]:
-        if v[0] > v[1]:
-            raise ValueError(f"scale range min {v[0]} is greater than max {v[1]}; expected [min, max] with min <= max")
-        return v
-
-
-class ColourMode(_Strict):
-    """``modes.colour``: palette of colour names or RGB triples in [0, 1]."""
-
-    palette: list[str | tuple[float, float, float]] = Field(default_factory=lambda: _DEFAULT_PALETTE.copy())
-    include_default: bool = True
-
-    @field_validator("palette")
-    @classmethod
-    def _check(cls, v: list[str | tuple[float, float, float]]) -> list[str | tuple[float, float, float]]:
-        if not v:
-            raise ValueError("expected at least one colour")
-        for c in v:
-            if isinstance(c, str):
-                if c not in NAMED_COLOURS:
-                    close = difflib.get_close_matches(c, list(NAMED_COLOURS), n=1)
-                    hint = f"did you mean '{close[0]}'? " if close else ""
-                    raise ValueError(f"unknown colour '{c}'; {hint}known: {', '.join(NAMED_COLOURS)} or [r, g, b]")
-            elif not all(0.0 <= x <= 1.0 for x in c):
-                raise ValueError(f"RGB colour {list(c)} must have components in [0, 1]")
-        return v
-
-
-class ModesConfig(_Strict):
-    """``modes``: a list of mode names (default ranges) or a mapping name → settings; ``color`` = ``colour``."""
-
-    illumination: IlluminationMode | None = None
-    depth: DepthMode | None = None
-    scale: ScaleMode | None = None
-    colour: ColourMode | None = None
-
-    @model_validator(mode="before")
-    @classmethod
-    def _normalise(cls, data: Any) -> Any:
-        if isinstance(data, list):
-            if not all(isinstance(n, str) for n in data):
-                raise ValueError(f"expected a list of mode names or a mapping, got {data!r}")
-            data = {n: {} for n in data}
-        if isinstance(data, dict):
-            data = dict(data)
-            if "color" in data:
-                if "colour" in data:
-                    raise ValueError("give either 'colour' or its alias 'color', not both")
-                data["colour"] = data.pop("color")
-            data = {k: ({} if v is None else v) for k, v in data.items()}
-        return data
-
-    def active(self) -> list[str]:
-        """Names of the active modes in canonical order."""
-        return [n for n in ("illumination", "depth", "scale", "colour") if getattr(self, n) is not None]
+    Example:
+        >>> anomaly_name("cube"), anomaly_name("models/blanket.blend"), anomaly_name("drill")
+        ('cube', 'blanket', 'drill')
+    """
+    return item if item in PRIMITIVES else PurePath(item).stem
 
 
 class SceneConfig(_Strict):
@@ -154,6 +78,8 @@ class SceneConfig(_Strict):
     blend_file: str | None = None
     sun_strength: PositiveFloat = 10.0  # used when the illumination mode is off
     ambient: float = Field(default=0.03, ge=0.0)  # world light for shading; the camera still sees black space
+    ephemeris: str | None = None  # ALLO's day table (render_data_csv): moon, sun, earth per day; light from the sun
+    anomalies_dir: str | None = None  # folder of anomaly models looked up by name (ALLO's anomalies_path)
 
     @field_validator("blend_file")
     @classmethod
@@ -164,11 +90,19 @@ class SceneConfig(_Strict):
 
 
 class CamerasConfig(_Strict):
-    """``cameras``: ``count`` evenly spaced slots on an orbit around ``target``; render slots ``start..end``."""
+    """``cameras``: where the cameras come from and which ones render (``start..end``, inclusive).
 
+    - ``orbit`` (default): ``count`` evenly spaced slots (1-based) on an orbit around ``target``;
+    - ``allo``: ALLO's pose tables (:mod:`oodforge.render.allo_cameras`), ``Camera<k>`` = table row ``k``
+      (0-based, as ALLO indexes them), 25 mm lens, seeded per-day noise; ``count`` is then only the
+      default ``end``;
+    - ``blend``: the camera objects ``Camera<k>`` of ``scene.blend_file`` as posed there.
+    """
+
+    source: Literal["orbit", "allo", "blend"] = "orbit"
     count: int = Field(default=3, ge=1, le=999)
-    start: int | None = Field(default=None, ge=1)
-    end: int | None = Field(default=None, ge=1)
+    start: int | None = Field(default=None, ge=0)
+    end: int | None = Field(default=None, ge=0)
     radius: PositiveFloat = 8.0
     height: float = 2.0
     target: Vec3 = (0.0, 0.0, 0.0)
@@ -180,8 +114,15 @@ class CamerasConfig(_Strict):
         lo, hi = self.first, self.last
         if lo > hi:
             raise ValueError(f"cameras start {lo} is greater than end {hi}; expected start <= end")
-        if hi > self.count:
-            raise ValueError(f"cameras end {hi} is greater than count {self.count}")
+        if self.source == "orbit":
+            if lo < 1:
+                raise ValueError("cameras start 0: orbit slots are numbered from 1")
+            if hi > self.count:
+                raise ValueError(f"cameras end {hi} is greater than count {self.count}")
+        if self.source == "allo" and hi >= len(ALLO_TRAIN_POSES):
+            raise ValueError(
+                f"cameras end {hi}: ALLO's training table has poses 0..{len(ALLO_TRAIN_POSES) - 1} (Camera<k> = row k)"
+            )
         return self
 
     @property
@@ -218,7 +159,7 @@ class PlacementConfig(_Strict):
     distance: PositiveFloat = 4.0
     jitter: float = Field(default=0.3, ge=0.0)
     max_tries: int = Field(default=100, ge=1)
-    require_visible: bool = True  # redraw until ≥ max(1, min_pixel) pixels are estimated visible
+    require_visible: bool = True  # redraw until > min_pixel pixels are estimated visible
     margin: float = Field(default=0.05, ge=0.0, lt=0.5)  # frustum margin (fraction of the image) for the object centre
     object_size: PositiveFloat | None = 1.0  # largest extent before scale; null keeps mesh units
 
@@ -232,6 +173,25 @@ class RenderSettings(_Strict):
     resolution: tuple[Annotated[int, Field(ge=8, le=16384)], Annotated[int, Field(ge=8, le=16384)]] = (512, 512)
     max_bounces: int = Field(default=4, ge=0, le=64)
     png_compression: int = Field(default=15, ge=0, le=100)
+    coverage_mask: bool = False  # also write coverage/: 8-bit share of samples hitting the anomaly (Cryptomatte)
+
+
+class OutputConfig(_Strict):
+    """``output``: ``oodforge`` layout (``<camera>/images|gt_pixel|fb_mask``) or ALLO's (``exp_<n>/Camera<k>/...``).
+
+    With ``allo``, normal frames go to ``exp_<normal_exp>`` and anomalous ones to ``exp_<anomalous_exp>``
+    (ALLO renders them in two runs); see :mod:`oodforge.render.allo_layout`.
+    """
+
+    layout: Literal["oodforge", "allo"] = "oodforge"
+    normal_exp: int = Field(default=1, ge=0)
+    anomalous_exp: int = Field(default=2, ge=0)
+
+    @model_validator(mode="after")
+    def _distinct(self) -> OutputConfig:
+        if self.normal_exp == self.anomalous_exp:
+            raise ValueError(f"normal_exp and anomalous_exp are both {self.normal_exp}; expected two experiments")
+        return self
 
 
 class RenderConfig(_Strict):
@@ -248,25 +208,48 @@ class RenderConfig(_Strict):
     render: RenderSettings = RenderSettings()
     min_pixel: int = Field(default=0, ge=0)
     normal_per_anomalous: int = Field(default=1, ge=0, le=100)
+    output: OutputConfig = OutputConfig()
 
     @field_validator("anomalies")
     @classmethod
-    def _anomalies(cls, v: list[str]) -> list[str]:
+    def _anomalies(cls, v: list[str], info: ValidationInfo) -> list[str]:
+        scene = info.data.get("scene")
+        by_name = scene is not None and scene.anomalies_dir is not None
         for item in v:
             if item in PRIMITIVES:
                 continue
             suffix = PurePath(item).suffix.lower()
             if not suffix:
+                if by_name:
+                    continue  # a model looked up by name in scene.anomalies_dir
                 close = difflib.get_close_matches(item, PRIMITIVES, n=1)
                 hint = f"did you mean '{close[0]}'? " if close else ""
                 raise ValueError(
-                    f"'{item}' is neither a primitive nor a mesh file; {hint}primitives: {', '.join(PRIMITIVES)}"
+                    f"'{item}' is neither a primitive nor a mesh file (a bare name needs scene.anomalies_dir); "
+                    f"{hint}primitives: {', '.join(PRIMITIVES)}"
                 )
-            if suffix not in MESH_EXTENSIONS:
+            if suffix not in _FILE_EXTENSIONS:
                 raise ValueError(
-                    f"'{item}': mesh format '{suffix}' cannot be imported; supported: {', '.join(MESH_EXTENSIONS)}"
+                    f"'{item}': mesh format '{suffix}' cannot be imported; supported: {', '.join(_FILE_EXTENSIONS)}"
                 )
         return v
+
+    @model_validator(mode="after")
+    def _sources(self) -> RenderConfig:
+        cams = self.cameras
+        if cams.source == "blend" and self.scene.blend_file is None:
+            raise ValueError("cameras.source: blend takes the Camera<k> objects of scene.blend_file, which is not set")
+        if cams.source == "allo" and self.anomalies and cams.last >= len(ALLO_TEST_POSES):
+            raise ValueError(
+                f"cameras.end {cams.last}: anomalous frames use ALLO's test table, poses "
+                f"0..{len(ALLO_TEST_POSES) - 1}; use end <= {len(ALLO_TEST_POSES) - 1} or anomalies: [] "
+                "(normal frames only)"
+            )
+        if self.output.layout == "allo" and self.normal_per_anomalous > 1:
+            raise ValueError(
+                "output.layout allo names one normal frame per sun strength; use normal_per_anomalous <= 1"
+            )
+        return self
 
     @model_validator(mode="after")
     def _depth_in_front(self) -> RenderConfig:

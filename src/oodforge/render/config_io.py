@@ -1,7 +1,8 @@
 """Load, validate, resolve and dump a rendering config (same rules as the synthesis config).
 
-Relative paths (``output_root``, ``scene.blend_file``, mesh files in ``anomalies``) resolve against the
-config file's folder; errors are one line naming the key; the resolved config is dumped
+Relative paths (``output_root``, ``scene.blend_file``, ``scene.ephemeris``, ``scene.anomalies_dir``, mesh
+files in ``anomalies``) resolve against the config file's folder; an anomaly given by bare name is looked
+up in ``scene.anomalies_dir`` (:func:`anomaly_file`); errors are one line naming the key; the resolved config is dumped
 deterministically with ``output_root: .`` so ``config_sha256`` does not depend on where output goes.
 """
 
@@ -15,15 +16,17 @@ from pydantic import ValidationError
 
 from oodforge.config._base import validate_strict
 from oodforge.config.loader import _format_error, read_yaml, resolve_path
-from oodforge.errors import ConfigError, InputFileError
-from oodforge.render.config import PRIMITIVES, RenderConfig
+from oodforge.errors import ConfigError, InputFileError, UsageError
+from oodforge.render.config import ANOMALY_DIR_EXTENSIONS, PRIMITIVES, RenderConfig
 
 __all__ = [
+    "anomaly_file",
     "check_input_files",
     "dump_resolved_render",
     "load_render_config",
     "render_config_from_dict",
     "resolve_render_config",
+    "with_layout",
 ]
 
 
@@ -49,15 +52,47 @@ def render_config_from_dict(data: Any, source: str = "<config>") -> RenderConfig
 def _resolve(cfg: RenderConfig, base: Path) -> RenderConfig:
     data = cfg.model_dump(mode="python")
     data["output_root"] = resolve_path(data["output_root"], base)
-    if data["scene"]["blend_file"] is not None:
-        data["scene"]["blend_file"] = resolve_path(data["scene"]["blend_file"], base)
-    data["anomalies"] = [a if a in PRIMITIVES else resolve_path(a, base) for a in data["anomalies"]]
+    scene = data["scene"]
+    for key in ("blend_file", "ephemeris", "anomalies_dir"):
+        if scene[key] is not None:
+            scene[key] = resolve_path(scene[key], base)
+    data["anomalies"] = [a if _by_name(a) else resolve_path(a, base) for a in data["anomalies"]]
     data["modes"] = {k: v for k, v in data["modes"].items() if v is not None}
     return RenderConfig.model_validate(data)
 
 
+def _by_name(item: str) -> bool:
+    """A primitive or a bare model name (looked up in ``scene.anomalies_dir``), not a path."""
+    return item in PRIMITIVES or not Path(item).suffix
+
+
+def anomaly_file(cfg: RenderConfig, index: int) -> str | None:
+    """The model file of ``cfg.anomalies[index]`` (None for a primitive).
+
+    A path is taken as given; a bare name is the first of ``<anomalies_dir>/<name>{.blend, .obj, .glb,
+    .stl, .ply}`` that exists.
+
+    Raises:
+        InputFileError: the file is missing, or no file of that name is in ``scene.anomalies_dir``.
+    """
+    item = cfg.anomalies[index]
+    if item in PRIMITIVES:
+        return None
+    if Path(item).suffix:
+        if not Path(item).is_file():
+            raise InputFileError(f"anomalies[{index}]: mesh file {item} not found")
+        return item
+    folder = Path(cfg.scene.anomalies_dir or ".")
+    for ext in ANOMALY_DIR_EXTENSIONS:
+        candidate = folder / f"{item}{ext}"
+        if candidate.is_file():
+            return str(candidate)
+    tried = ", ".join(f"{item}{ext}" for ext in ANOMALY_DIR_EXTENSIONS)
+    raise InputFileError(f"anomalies[{index}]: '{item}' not found in scene.anomalies_dir {folder} (tried {tried})")
+
+
 def check_input_files(cfg: RenderConfig) -> None:
-    """Check that the ``.blend`` file and every mesh file of a resolved config exist.
+    """Check that the ``.blend`` file, the ephemeris and every anomaly model of a resolved config exist.
 
     Raises:
         InputFileError: one line naming the key and the missing path.
@@ -65,9 +100,32 @@ def check_input_files(cfg: RenderConfig) -> None:
     blend = cfg.scene.blend_file
     if blend is not None and not Path(blend).is_file():
         raise InputFileError(f"scene.blend_file: {blend} not found")
-    for i, item in enumerate(cfg.anomalies):
-        if item not in PRIMITIVES and not Path(item).is_file():
-            raise InputFileError(f"anomalies[{i}]: mesh file {item} not found")
+    eph = cfg.scene.ephemeris
+    if eph is not None and not Path(eph).is_file():
+        raise InputFileError(f"scene.ephemeris: {eph} not found")
+    folder = cfg.scene.anomalies_dir
+    if folder is not None and not Path(folder).is_dir():
+        raise InputFileError(f"scene.anomalies_dir: {folder} is not a folder")
+    for i in range(len(cfg.anomalies)):
+        anomaly_file(cfg, i)
+
+
+def with_layout(cfg: RenderConfig, layout: str | None) -> RenderConfig:
+    """``cfg`` with ``output.layout`` replaced (``oodforge render --layout``); None keeps the config's.
+
+    Raises:
+        UsageError: an unknown layout, or one the config cannot use (one line).
+    """
+    if layout is None:
+        return cfg
+    data = cfg.model_dump(mode="python")
+    data["output"]["layout"] = layout
+    data["modes"] = {k: v for k, v in data["modes"].items() if v is not None}
+    try:
+        return validate_strict(RenderConfig, data)
+    except ValidationError as exc:
+        msg = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        raise UsageError(f"--layout {layout}: {msg}") from None
 
 
 def load_render_config(path: str | Path, *, check_files: bool = True) -> RenderConfig:

@@ -14,6 +14,7 @@ from oodforge.errors import ShapeError
 __all__ = [
     "ANOMALY_INDEX",
     "FOREGROUND_INDEX",
+    "coverage_to_uint8",
     "index_to_masks",
     "strip_png_metadata",
     "three_class_mask",
@@ -46,6 +47,26 @@ def index_to_masks(index: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gt = (ids == ANOMALY_INDEX).astype(np.uint8)
     fb = (ids > 0).astype(np.uint8)
     return gt, fb
+
+
+def coverage_to_uint8(coverage: np.ndarray | None) -> np.ndarray:
+    """A coverage matte (share of samples on the anomaly, [0, 1]) as an 8-bit mask: ``round(255 × c)``.
+
+    Args:
+        coverage: (H, W) float coverage; values outside [0, 1] (half-float rounding) are clipped.
+
+    Returns:
+        (H, W) uint8 in 0..255.
+
+    Example:
+        >>> coverage_to_uint8(np.array([[0.0, 0.5, 1.0, 1.0001]])).tolist()
+        [[0, 128, 255, 255]]
+    """
+    if coverage is None:
+        raise ValueError("no coverage pass was rendered (render.coverage_mask is off)")
+    if coverage.ndim != 2:
+        raise ShapeError(f"Expected the coverage pass to be (H, W), but got shape {coverage.shape}")
+    return np.rint(np.clip(np.nan_to_num(coverage.astype(np.float64)), 0.0, 1.0) * 255.0).astype(np.uint8)
 
 
 def three_class_mask(fb: np.ndarray, gt: np.ndarray) -> np.ndarray:

@@ -7,17 +7,26 @@ second child stream of the same seed drives the placement search (:func:`placeme
 variants ``v1, v2, ...`` shift the camera by a noise drawn from ``image_seed(seed, camera, frame_id)``.
 
 Frame names: ``d001_normal_i10`` (``_v1`` ...) and ``d001_anomaly_i10_s0.50_d+1.0_cred``.
+
+Cameras are named ``cam01``... on the orbit and ``Camera<k>`` (ALLO's names) with ``cameras.source``
+``allo`` or ``blend``. With ``allo`` each frame carries its noisy table pose
+(:func:`oodforge.render.allo_cameras.allo_pose`: training table for normal frames, test table for
+anomalous ones). With ``scene.ephemeris`` each frame carries its day's bodies and the sun's azimuth and
+elevation come from the Sun's table position; without it they follow the ``days`` sweep.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from oodforge._seeding import image_seed, stable_uint64
 from oodforge.errors import UsageError
+from oodforge.render.allo_cameras import AlloPose, allo_camera_name, allo_pose
 from oodforge.render.config import RenderConfig
+from oodforge.render.ephemeris import EphemerisDay, load_ephemeris
 from oodforge.render.palette import colour_entry
 
 __all__ = ["FrameSpec", "camera_names", "days_of", "group_seed", "placement_rng", "plan_frames"]
@@ -30,7 +39,7 @@ class FrameSpec:
     """Everything that defines one frame except the anomaly's position (found by the placement search)."""
 
     camera: str
-    slot: int  # 1-based orbit slot
+    slot: int  # 1-based orbit slot, or k of Camera<k> (allo, blend)
     day: int
     frame_id: str
     anomalous: bool
@@ -45,6 +54,9 @@ class FrameSpec:
     colour: str | None = None  # "default" = the object's own materials
     colour_rgb: RGB | None = None
     rotation: RGB | None = None
+    camera_source: str = "orbit"  # orbit | allo | blend
+    allo_pose: AlloPose | None = None  # cameras.source allo: the noisy table pose of this frame
+    ephemeris: EphemerisDay | None = None  # scene.ephemeris: the bodies of this day
 
     @property
     def group(self) -> tuple[str, int]:
@@ -53,9 +65,12 @@ class FrameSpec:
 
 
 def camera_names(cfg: RenderConfig) -> list[tuple[str, int]]:
-    """(name, slot) of the rendered cameras, e.g. ``[("cam01", 1), ("cam02", 2)]``."""
+    """(name, slot) of the rendered cameras: ``[("cam01", 1), ...]`` on the orbit, ``[("Camera1", 1), ...]`` else."""
+    ks = range(cfg.cameras.first, cfg.cameras.last + 1)
+    if cfg.cameras.source != "orbit":
+        return [(allo_camera_name(k), k) for k in ks]
     width = max(2, len(str(cfg.cameras.count)))
-    return [(f"cam{k:0{width}d}", k) for k in range(cfg.cameras.first, cfg.cameras.last + 1)]
+    return [(f"cam{k:0{width}d}", k) for k in ks]
 
 
 def days_of(cfg: RenderConfig) -> list[int]:
@@ -78,13 +93,28 @@ def placement_rng(seed: int) -> np.random.Generator:
     return _streams(seed)[1]
 
 
-def _group_frames(cfg: RenderConfig, camera: str, slot: int, day: int, day_width: int) -> list[FrameSpec]:
+def _sun_angles(cfg: RenderConfig, day: int, eph: EphemerisDay | None) -> tuple[float, float]:
+    """(azimuth, elevation) in degrees of the direction towards the sun: the ephemeris or the day sweep."""
+    if eph is None:
+        return cfg.days.azimuth_start_deg + (
+            day - cfg.days.start
+        ) * cfg.days.azimuth_per_day_deg, cfg.days.elevation_deg
+    x, y, z = eph.sun_direction
+    return float(np.degrees(np.arctan2(y, x))), float(np.degrees(np.arcsin(np.clip(z, -1.0, 1.0))))
+
+
+def _group_frames(
+    cfg: RenderConfig, camera: str, slot: int, day: int, day_width: int, eph: EphemerisDay | None = None
+) -> list[FrameSpec]:
     seed = group_seed(cfg.seed, camera, day)
     rng, _ = _streams(seed)
     modes = cfg.modes
-    azimuth = cfg.days.azimuth_start_deg + (day - cfg.days.start) * cfg.days.azimuth_per_day_deg
-    common = {"camera": camera, "slot": slot, "day": day, "sun_azimuth_deg": azimuth,
-              "sun_elevation_deg": cfg.days.elevation_deg, "seed": seed}  # fmt: skip
+    azimuth, elevation = _sun_angles(cfg, day, eph)
+    source = cfg.cameras.source
+    common: dict[str, Any] = {"camera": camera, "slot": slot, "day": day, "sun_azimuth_deg": azimuth,
+                              "sun_elevation_deg": elevation, "seed": seed, "camera_source": source,
+                              "ephemeris": eph}  # fmt: skip
+    pose_n = allo_pose(cfg.seed, slot, day, anomalous=False) if source == "allo" else None
     strengths = modes.illumination.sun_strengths if modes.illumination else [cfg.scene.sun_strength]
     # always draw all four values, in this order, so modes do not perturb one another
     k_obj = int(rng.integers(len(cfg.anomalies))) if cfg.anomalies else 0
@@ -102,7 +132,8 @@ def _group_frames(cfg: RenderConfig, camera: str, slot: int, day: int, day_width
                 g = np.random.Generator(np.random.PCG64(image_seed(cfg.seed, camera, fid)))
                 ox, oy, oz = (float(x) for x in g.uniform(-cfg.cameras.jitter, cfg.cameras.jitter, 3))
                 offset = (ox, oy, oz)
-            frames.append(FrameSpec(frame_id=fid, anomalous=False, sun_strength=s, camera_offset=offset, **common))  # type: ignore[arg-type]
+            frames.append(FrameSpec(frame_id=fid, anomalous=False, sun_strength=s, camera_offset=offset,
+                                    allo_pose=pose_n, **common))  # fmt: skip
     if not cfg.anomalies:
         return frames
     scale = 1.0
@@ -115,13 +146,15 @@ def _group_frames(cfg: RenderConfig, camera: str, slot: int, day: int, day_width
         pick = colour_entry(pal[min(int(u_colour * len(pal)), len(pal) - 1)])
         colours = ([("default", None)] if modes.colour.include_default else []) + [pick]
     offsets = modes.depth.offsets if modes.depth else [0.0]
+    pose_a = allo_pose(cfg.seed, slot, day, anomalous=True) if source == "allo" else None
     for s in strengths:
         for off in offsets:
             for cname, rgb in colours:
                 fid = f"{dtag}_anomaly_i{s:g}_s{scale:.2f}_d{off:+.1f}_c{cname}"
                 frames.append(
                     FrameSpec(frame_id=fid, anomalous=True, sun_strength=s, anomaly=cfg.anomalies[k_obj], scale=scale,
-                              depth_offset=off, colour=cname, colour_rgb=rgb, rotation=rotation, **common)  # type: ignore[arg-type]
+                              depth_offset=off, colour=cname, colour_rgb=rgb, rotation=rotation, allo_pose=pose_a,
+                              **common)
                 )  # fmt: skip
     return frames
 
@@ -131,13 +164,19 @@ def plan_frames(cfg: RenderConfig, *, limit: int | None = None) -> list[FrameSpe
 
     Raises:
         UsageError: ``limit`` below 1, or two frames with the same name.
+        InputFileError: ``scene.ephemeris`` is missing, malformed, or has no good row for a rendered day.
     """
     if limit is not None and limit < 1:
         raise UsageError(f"--limit: expected a positive number of frames per camera, got {limit}")
     day_width = max(3, len(str(cfg.days.end)))
+    days = days_of(cfg)
+    eph: dict[int, EphemerisDay | None] = dict.fromkeys(days)
+    if cfg.scene.ephemeris is not None:
+        table = load_ephemeris(cfg.scene.ephemeris)
+        eph = {d: table.day(d) for d in days}
     out: list[FrameSpec] = []
     for camera, slot in camera_names(cfg):
-        frames = [f for day in days_of(cfg) for f in _group_frames(cfg, camera, slot, day, day_width)]
+        frames = [f for day in days for f in _group_frames(cfg, camera, slot, day, day_width, eph[day])]
         frames.sort(key=lambda f: f.frame_id)
         ids = [f.frame_id for f in frames]
         if len(set(ids)) != len(ids):

@@ -1,143 +1,102 @@
-"""``oodforge preprocess`` (ALLO's ``preprocess.py``): verify rendered frames and lay them out for Anomalib.
+"""``oodforge preprocess`` (ALLO's ``preprocess.py``): check rendered frames and write them in ALLO's format.
 
-For every frame of a render output: the image must be (H, W, 3) and both masks (H, W) at the config's
-resolution, masks must hold only {0, 1}; an anomalous frame needs at least ``min_pixel`` anomaly pixels
-(a hidden anomaly or a smaller one is skipped); a normal frame must have no anomaly pixel. Every problem
-goes to the log file. Output, per camera::
+Reads an ``oodforge render`` output or ALLO's native layout (one ``exp_<n>`` folder or a folder of them; see
+:mod:`oodforge.render.allo_native`). Every frame is checked; a frame that fails is named with its reason in
+the log and the summary, never dropped silently:
 
-    OUT/<camera>/train/images/<frame_id>.png        normal frames
-    OUT/<camera>/test/images/<frame_id>.png         anomalous frames + a deterministic share of normal ones
-    OUT/<camera>/test/masks/<frame_id>_mask.png     uint8 3-class: 0 background, 1 foreground, 2 anomaly
-    OUT/preprocess.json                             parameters and counts
-    OUT/preprocess.log                              every problem found (unless ``--log`` says elsewhere)
+- size: image and masks must be ``expect_size`` (the render config's resolution; 1920x1080 for ALLO's layout).
+  ALLO resizes normal frames silently; here that is the option ``resize_normal``;
+- ``min_pixel``: an anomalous frame with ``<= min_pixel`` anomaly pixels is skipped (ALLO's rule; earlier
+  oodforge versions kept a frame with exactly ``min_pixel``);
+- missing, unreadable, mismatched (sha256) or inconsistent files reject the frame (counted, exit 1 in the CLI).
 
-OUT carries the list of the files oodforge wrote there (:mod:`oodforge.export.owned_folder`): a non-empty
-folder without it is refused; a second run deletes only the files the first one listed (the user's are kept).
+Output, ALLO's format (what ALLO's ``preprocess.py`` writes; **not** an Anomalib input: Anomalib's Folder
+datamodule reads any mask value > 0 as anomalous and every image of an abnormal folder as abnormal; use
+``oodforge export anomalib`` for Anomalib)::
+
+    ALLO layout, one experiment:      OUT/Camera<k>/{images,masks}/<day>_<prefix>.png
+    ALLO layout, folder of them:      OUT/<experiment>/Camera<k>/{images,masks}/<day>_<prefix>.png
+    oodforge render output:           OUT/train/<camera>/{images,masks}/<frame_id>.png   normal frames
+                                      OUT/test/<camera>/{images,masks}/<frame_id>.png    anomalous frames
+                                                                       (+ a stable share of normal frames)
+    OUT/preprocess.json, OUT/preprocess.log
+
+Masks are one-channel uint8 (ALLO writes three equal channels; ``cv2.imread`` reads both the same). An
+anomalous frame's mask has 3 classes: 0 space, 1 foreground, 2 anomaly (anomaly wins). A normal frame's mask
+is its foreground mask, 0/255, as ALLO writes it; a normal frame put in ``test/`` gets a 3-class mask (no 2) so
+that one folder holds one mask convention.
+
+OUT carries the list of the files oodforge wrote (:mod:`oodforge.export.owned_folder`): a non-empty folder
+without it is refused; a previous output is replaced only with ``overwrite`` (its files only; others are kept).
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import yaml
 
-from oodforge._io import (
-    atomic_write_bytes,
-    atomic_write_json,
-    atomic_write_text,
-    decode_image_rgb,
-    decode_label_png,
-    encode_png,
-    sha256_bytes,
-)
-from oodforge._seeding import stable_unit
-from oodforge.errors import DataLayoutError, SampleError, UsageError
+from oodforge._io import atomic_write_bytes, atomic_write_json, atomic_write_text, encode_png
+from oodforge.errors import SampleError, UsageError
 from oodforge.export.owned_folder import open_owned_folder
-from oodforge.render.config_io import render_config_from_dict
+from oodforge.render._preprocess_inputs import Job, input_kind, is_normal_test, native_jobs, read_render, render_jobs
+from oodforge.render.allo_native import ALLO_MIN_PIXEL, ALLO_SIZE, FrameSkipped, allo_render_defaults
 from oodforge.render.masks import three_class_mask
 
-__all__ = ["PreprocessSummary", "is_normal_test", "preprocess_renders"]
+__all__ = ["COUNT_KEYS", "PreprocessSummary", "is_normal_test", "preprocess_renders"]
 
 MARKER = "preprocess.json"
 STAGE = "preprocessing"
+#: per-row counts: kept normal frames, normal frames put in test/, kept anomalous frames, skipped by min_pixel,
+#: rejected (missing, unreadable, wrong size, ...)
+COUNT_KEYS = ("normal", "normal_test", "anomalous", "skipped", "rejected")
 
 
 @dataclass
 class PreprocessSummary:
-    """Counts per camera (train, test_anomalous, test_normal, skipped) and every problem found."""
+    """What a run did: counts per row (camera, or experiment/camera) and every problem found."""
 
     output_root: Path
     log_path: Path
+    input_kind: str  # "render" or "allo"
     min_pixel: int
+    expect_size: tuple[int, int]
     per_camera: dict[str, dict[str, int]] = field(default_factory=dict)
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # one line per rejected or skipped frame
+    rejected: list[str] = field(default_factory=list)  # the REJECTED lines
     kept_files: int = 0  # files in OUT that oodforge did not write (left alone)
 
-
-def is_normal_test(camera: str, image_id: str, share: float) -> bool:
-    """Whether a normal frame goes to ``test`` (a stable hash of its name below ``share``)."""
-    return stable_unit("normal_test", camera, image_id) < share
-
-
-def _read_inputs(src: Path) -> tuple[tuple[int, int], int, list[dict[str, Any]]]:
-    cfg_path, manifest = src / "config.yaml", src / "manifest.jsonl"
-    if not cfg_path.is_file() or not manifest.is_file():
-        raise DataLayoutError(f"{src}: not an `oodforge render` output (expected config.yaml and manifest.jsonl)")
-    try:
-        cfg = render_config_from_dict(yaml.safe_load(cfg_path.read_text(encoding="utf-8")), str(cfg_path))
-    except yaml.YAMLError as exc:
-        raise DataLayoutError(f"{cfg_path}: unreadable YAML ({str(exc).splitlines()[0]})") from None
-    records = []
-    for n, line in enumerate(manifest.read_text(encoding="utf-8").splitlines(), 1):
-        try:
-            rec = json.loads(line)
-        except ValueError:
-            raise DataLayoutError(f"{manifest}:{n}: not a JSON record") from None
-        if rec.get("kind") != "render":
-            raise DataLayoutError(f"{manifest}:{n}: record kind {rec.get('kind')!r}, expected 'render'")
-        records.append(rec)
-    return cfg.render.resolution, cfg.min_pixel, records
+    def total(self, key: str) -> int:
+        """The sum of one of :data:`COUNT_KEYS` over every row."""
+        return sum(c[key] for c in self.per_camera.values())
 
 
 def _check_out(src: Path, out: Path) -> None:
-    if out.resolve() == src.resolve() or src.resolve() in out.resolve().parents:
-        raise UsageError(f"{out}: the output must not be the render folder or inside it")
+    s, o = src.resolve(), out.resolve()
+    if o == s or s in o.parents or o in s.parents:
+        raise UsageError(f"{out}: the output must be outside the input folder {src} (and not contain it)")
 
 
-def _destination(rec: dict[str, Any], share: float) -> str:
-    """``train`` or ``test``: where the record's frame goes if it passes the checks."""
-    if rec.get("is_anomalous") or is_normal_test(str(rec["camera"]), str(rec["image_id"]), share):
-        return "test"
-    return "train"
+def parse_size(text: str) -> tuple[int, int]:
+    """``"1920x1080"`` → ``(1920, 1080)``.
+
+    Raises:
+        UsageError: not ``WxH`` with positive integers.
+    """
+    w, sep, h = text.lower().partition("x")
+    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 1 or int(h) < 1:
+        raise UsageError(f"--expect-size: expected WIDTHxHEIGHT such as 1920x1080, got {text!r}")
+    return int(w), int(h)
 
 
-def _planned(records: list[dict[str, Any]], share: float, out: Path, log_path: Path) -> list[str]:
-    """Every path (relative to ``out``) this run may write, to list before writing."""
-    rels = [MARKER]
-    with contextlib.suppress(ValueError):  # a --log outside OUT is the user's own choice of file
-        rels.append(log_path.resolve().relative_to(out.resolve()).as_posix())
-    for rec in records:
-        cam, fid, split = str(rec["camera"]), str(rec["image_id"]), _destination(rec, share)
-        rels.append(f"{cam}/{split}/images/{fid}.png")
-        if split == "test":
-            rels.append(f"{cam}/test/masks/{fid}_mask.png")
-    return rels
-
-
-def _load(src: Path, rec: dict[str, Any], key: str) -> bytes:
-    rel = rec.get("outputs", {}).get(key)
-    if not rel:
-        raise SampleError(f"no {key} in the record")
+def _rel_or_name(path: Path, out: Path) -> str:
     try:
-        data = (src / rel).read_bytes()
-    except OSError:
-        raise SampleError(f"{key} file {rel} missing") from None
-    if rec.get("sha256", {}).get(key) not in (None, sha256_bytes(data)):
-        raise SampleError(f"{key} file {rel} does not match its sha256 in the manifest")
-    return data
-
-
-def _check(src: Path, rec: dict[str, Any], size: tuple[int, int]) -> tuple[bytes, np.ndarray, np.ndarray]:
-    w, h = size
-    img_b = _load(src, rec, "image")
-    img = decode_image_rgb(img_b, rec["outputs"]["image"])
-    if img.shape != (h, w, 3):
-        raise SampleError(f"image shape {img.shape}, expected {(h, w, 3)}")
-    masks = []
-    for key in ("gt_pixel", "fb_mask"):
-        m = decode_label_png(_load(src, rec, key), rec["outputs"][key])
-        if m.shape != (h, w):
-            raise SampleError(f"{key} shape {m.shape}, expected {(h, w)}")
-        if m.size and int(m.max()) > 1:
-            raise SampleError(f"{key} holds values {sorted(int(v) for v in np.unique(m))}, expected {{0, 1}}")
-        masks.append(m)
-    return img_b, masks[0], masks[1]
+        return path.resolve().relative_to(out.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def preprocess_renders(
@@ -145,88 +104,110 @@ def preprocess_renders(
     out: str | Path,
     *,
     min_pixel: int | None = None,
+    expect_size: tuple[int, int] | None = None,
+    resize_normal: bool = False,
     normal_test_share: float = 0.0,
+    overwrite: bool = False,
     log_file: str | Path | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> PreprocessSummary:
-    """Verify a render output and write the Anomalib layout (see the module docstring).
+    """Check a render output or ALLO's native layout and write ALLO's format (see the module docstring).
 
     Args:
-        src: output root of ``oodforge render``.
-        out: destination folder: new, empty, or a previous preprocess output, whose listed files are deleted
-            (files oodforge did not write are kept and counted in :attr:`PreprocessSummary.kept_files`).
-        min_pixel: least anomaly pixels of a kept anomalous frame; default: the render config's ``min_pixel``.
-        normal_test_share: share of normal frames moved to ``test`` (stable per frame name), in [0, 1].
+        src: an ``oodforge render`` output, an ALLO ``exp_<n>`` folder, or a folder of them.
+        out: destination: new, empty, or (with ``overwrite``) a previous preprocess output.
+        min_pixel: an anomalous frame needs more than this many anomaly pixels; default: the render config's
+            ``min_pixel``, or 2000 (ALLO's) for ALLO's layout.
+        expect_size: (width, height) every image and mask must have; default: the render config's
+            resolution, or 1920x1080 for ALLO's layout.
+        resize_normal: resize normal frames of another size (ALLO's behaviour) instead of rejecting them.
+        normal_test_share: share of a render output's normal frames put in ``test/`` (stable per frame name).
+        overwrite: replace a previous preprocess output in ``out`` (only the files it lists are deleted).
         log_file: where to write the log; default ``OUT/preprocess.log``.
         progress: ``progress(stage, done, total)`` callback.
 
     Raises:
-        UsageError: bad arguments, a folder that is not a render output, or an ``out`` that is not empty and
-            holds no preprocess output (or a file oodforge did not write where it would write one).
+        UsageError: bad arguments, ``src`` not a render output nor ALLO's layout (a synthesized dataset is
+            named as such), ``out`` overlapping ``src``, not empty and not a preprocess output, or a previous
+            output without ``overwrite``.
     """
     src, out = Path(src), Path(out)
     if min_pixel is not None and min_pixel < 0:
         raise UsageError(f"--min-pixel: expected a number >= 0, got {min_pixel}")
     if not 0.0 <= normal_test_share <= 1.0:
         raise UsageError(f"--normal-test-share: expected a share in [0, 1], got {normal_test_share}")
-    size, cfg_min, records = _read_inputs(src)
-    least = cfg_min if min_pixel is None else min_pixel
+    kind = input_kind(src)
+    experiments: list[str] = []
+    if kind == "render":
+        cfg_size, cfg_min, records = read_render(src)
+        least, size = (cfg_min if min_pixel is None else min_pixel), expect_size or cfg_size
+        jobs = render_jobs(src, records, size=size, min_pixel=least, share=normal_test_share,
+                           resize_normal=resize_normal)  # fmt: skip
+    else:
+        if normal_test_share:
+            raise UsageError("--normal-test-share: only for an `oodforge render` output (ALLO's runs are separate)")
+        own = allo_render_defaults(src)  # `render --layout allo`: its config's size and min_pixel
+        def_size, def_min = own if own is not None else (ALLO_SIZE, ALLO_MIN_PIXEL)
+        least, size = (def_min if min_pixel is None else min_pixel), expect_size or def_size
+        experiments, jobs = native_jobs(src, size=size, min_pixel=least, resize_normal=resize_normal)
     _check_out(src, out)
     log_path = Path(log_file) if log_file is not None else out / "preprocess.log"
-    with open_owned_folder(out, command="oodforge preprocess", overwrite=True, what="preprocess output") as owned:
-        owned.claim(_planned(records, normal_test_share, out, log_path), replace=True)  # the previous run's go
-        summary = PreprocessSummary(out, log_path, least, kept_files=owned.kept)
-        _run(src, out, records, size, normal_test_share, summary, progress)
-        lines = list(summary.problems)
+    planned = [MARKER, *(f"{j.dest}/{sub}/{j.name}" for j in jobs for sub in ("images", "masks"))]
+    with contextlib.suppress(ValueError):  # a --log outside OUT is the user's own choice of file
+        planned.append(log_path.resolve().relative_to(out.resolve()).as_posix())
+    with open_owned_folder(out, command="oodforge preprocess", overwrite=overwrite, key="output folder",
+                           what="preprocess output") as owned:  # fmt: skip
+        owned.claim(planned, replace=True)  # checked first; then the previous run's files go
+        summary = PreprocessSummary(out, log_path, kind, least, size, kept_files=owned.kept)
+        _run(out, jobs, summary, progress)
+        lines = [*summary.problems]
         lines += [
-            f"INFO {cam}: " + ", ".join(f"{k} {v}" for k, v in c.items())
-            for cam, c in sorted(summary.per_camera.items())
+            f"INFO {row}: " + ", ".join(f"{k} {v}" for k, v in c.items()) for row, c in summary.per_camera.items()
         ]
         atomic_write_text(log_path, "".join(f"{ln}\n" for ln in lines))
-        atomic_write_json(out / MARKER, {"source": str(src.resolve()), "min_pixel": least,
-                                         "normal_test_share": normal_test_share, "per_camera": summary.per_camera,
-                                         "problems": len(summary.problems)}, indent=2)  # fmt: skip
+        doc = {
+            "format": "oodforge-preprocess/2",
+            "input": {"kind": kind, "name": src.resolve().name, "experiments": experiments},
+            "output_format": "allo",
+            "min_pixel": least,
+            "min_pixel_rule": "anomalous frames with <= min_pixel anomaly pixels are skipped",
+            "expect_size": list(size),
+            "resize_normal": resize_normal,
+            "normal_test_share": normal_test_share,
+            "per_camera": summary.per_camera,
+            "totals": {k: summary.total(k) for k in COUNT_KEYS},
+            "log": _rel_or_name(log_path, out),
+        }
+        atomic_write_json(out / MARKER, doc, indent=2)
     return summary
 
 
+def _mask(job: Job, fb: np.ndarray, anomaly: np.ndarray | None) -> np.ndarray:
+    if job.three_class:
+        return three_class_mask(fb.astype(np.uint8), np.zeros_like(fb, np.uint8) if anomaly is None else anomaly)
+    return np.where(fb, 255, 0).astype(np.uint8)
+
+
 def _run(
-    src: Path,
-    out: Path,
-    records: list[dict[str, Any]],
-    size: tuple[int, int],
-    share: float,
-    summary: PreprocessSummary,
-    progress: Callable[[str, int, int], None] | None,
+    out: Path, jobs: list[Job], summary: PreprocessSummary, progress: Callable[[str, int, int], None] | None
 ) -> None:
     """Check every frame and write the kept ones (their paths are already listed in OUT's ledger)."""
-    least = summary.min_pixel
-    for done, rec in enumerate(records, 1):
-        cam, fid = str(rec["camera"]), str(rec["image_id"])
-        counts = summary.per_camera.setdefault(cam, {"train": 0, "test_anomalous": 0, "test_normal": 0, "skipped": 0})
+    for done, job in enumerate(jobs, 1):
+        counts = summary.per_camera.setdefault(job.group, dict.fromkeys(COUNT_KEYS, 0))
         try:
-            if rec.get("status") != "ok":
-                raise SampleError(f"failed in render: {rec.get('error')}")
-            img_b, gt, fb = _check(src, rec, size)
-            pixels = int(gt.sum())
-            if rec["is_anomalous"]:
-                if pixels == 0:
-                    raise SampleError("anomaly fully hidden (0 pixels): skipped")
-                if pixels < least:
-                    raise SampleError(f"anomaly has {pixels} pixels < min_pixel {least}: skipped")
-                split, kind = "test", "test_anomalous"
-            else:
-                if pixels:
-                    raise SampleError(f"normal frame has {pixels} anomaly pixels: skipped")
-                split = _destination(rec, share)
-                kind = "test_normal" if split == "test" else "train"
-            atomic_write_bytes(out / cam / split / "images" / f"{fid}.png", img_b)
-            if split == "test":
-                atomic_write_bytes(
-                    out / cam / "test" / "masks" / f"{fid}_mask.png", encode_png(three_class_mask(fb, gt))
-                )
-            counts[kind] += 1
-        except SampleError as exc:
+            frame = job.check()
+            atomic_write_bytes(out / job.dest / "images" / job.name, frame.image)
+            atomic_write_bytes(out / job.dest / "masks" / job.name, encode_png(_mask(job, frame.fb, frame.anomaly)))
+            counts[job.kind] += 1
+            if frame.note:
+                summary.problems.append(f"INFO {job.where}: {frame.note}")
+        except FrameSkipped as exc:
             counts["skipped"] += 1
-            summary.problems.append(f"WARNING {cam}/{fid}: {exc}")
+            summary.problems.append(f"SKIPPED {job.where}: {exc}")
+        except SampleError as exc:
+            counts["rejected"] += 1
+            line = f"REJECTED {job.where}: {exc}"
+            summary.problems.append(line)
+            summary.rejected.append(line)
         if progress:
-            progress(STAGE, done, len(records))
+            progress(STAGE, done, len(jobs))
