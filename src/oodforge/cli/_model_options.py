@@ -2,11 +2,13 @@
 
 Either ``--checkpoint`` (a run of ``oodforge train``, which records its input convention) or ``--model NAME
 --weights PATH`` (a registered architecture with published weights, prepared by that model's published
-convention). The input-convention flags override whichever applies.
+convention). The input-convention flags override whichever applies. ``benchmark`` and ``submit-smiyc`` also take
+``--logits DIR`` instead of a model (:func:`output_source`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +31,7 @@ __all__ = [
     "ShortSideOpt",
     "WeightsOpt",
     "build_predictor",
+    "output_source",
 ]
 
 CheckpointOpt = Annotated[
@@ -134,3 +137,28 @@ def build_predictor(
     return load_predictor(
         checkpoint=checkpoint, model=model, weights=weights, num_classes=num_classes, device=device, overrides=changes
     )
+
+
+def output_source(
+    logits: Path | None, checkpoint: Path | None, model: str | None, weights: Path | None, model_flags: dict[str, Any]
+) -> Callable[[], Any]:
+    """The model outputs of ``benchmark`` and ``submit-smiyc``: saved logits or a model, checked now (one line).
+
+    Returns what loads the source, called once the benchmarks are opened (their labels checked) so a bad split
+    fails before the model loads.
+    """
+    from oodforge.eval.bench_engine import LogitsSource, ModelSource
+
+    if logits is not None:
+        given = [k for k, v in {"--checkpoint": checkpoint, "--model": model, "--weights": weights}.items() if v]
+        given += [k for k, v in model_flags.items() if v is not None]
+        if given:
+            raise UsageError(f"--logits DIR takes the saved outputs as they are; {given[0]} does not apply with it")
+        source = LogitsSource(logits)
+        return lambda: source
+    if checkpoint is None and model is None and weights is None:
+        raise UsageError("no model: give -c CKPT (from `oodforge train`), --model NAME --weights PATH, or --logits DIR")
+    flags = dict(model_flags)
+    num_classes, device = flags.pop("--num-classes"), flags.pop("--device")
+    options = {k[2:].replace("-", "_"): v for k, v in flags.items()}
+    return lambda: ModelSource(build_predictor(checkpoint, model, weights, num_classes, device, **options))

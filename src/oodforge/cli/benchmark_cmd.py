@@ -14,7 +14,7 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -31,6 +31,7 @@ from oodforge.cli._model_options import (
     NumClassesOpt,
     ShortSideOpt,
     WeightsOpt,
+    output_source,
 )
 from oodforge.cli._progress import staged_progress
 from oodforge.errors import UsageError
@@ -73,29 +74,6 @@ def leaderboard_table(run: BenchmarkRun) -> Table:
                 cells.append(_pct(run.miou.get(t.label)))
             table.add_row(*cells)
     return table
-
-
-def _source(
-    logits: Path | None, checkpoint: Path | None, model: str | None, weights: Path | None, model_flags: dict[str, Any]
-) -> Callable[[], Any]:
-    """Check the model options now (one line), return what loads the source (after the benchmarks are opened)."""
-    from oodforge.eval.bench_engine import LogitsSource, ModelSource
-
-    if logits is not None:
-        given = [k for k, v in {"--checkpoint": checkpoint, "--model": model, "--weights": weights}.items() if v]
-        given += [k for k, v in model_flags.items() if v is not None]
-        if given:
-            raise UsageError(f"--logits DIR takes the saved outputs as they are; {given[0]} does not apply with it")
-        source = LogitsSource(logits)
-        return lambda: source
-    if checkpoint is None and model is None and weights is None:
-        raise UsageError("no model: give -c CKPT (from `oodforge train`), --model NAME --weights PATH, or --logits DIR")
-    from oodforge.cli._model_options import build_predictor
-
-    flags = dict(model_flags)
-    num_classes, device = flags.pop("--num-classes"), flags.pop("--device")
-    options = {k[2:].replace("-", "_"): v for k, v in flags.items()}
-    return lambda: ModelSource(build_predictor(checkpoint, model, weights, num_classes, device, **options))
 
 
 def _plots(run: BenchmarkRun) -> dict[str, dict[str, bytes]] | None:
@@ -191,7 +169,7 @@ def register(app: typer.Typer) -> None:
             "--input-size": input_size, "--short-side": short_side, "--input-scale": input_scale,
             "--channel-order": channel_order,
         }  # fmt: skip
-        load_source = _source(logits, checkpoint, model, weights, flags)
+        load_source = output_source(logits, checkpoint, model, weights, flags)
         with staged_progress(not quiet) as bar:  # every label is read before the model is loaded
             plans = open_benchmarks(loaded.config, cast(Callable[[str, int, int], None], bar))
         source = load_source()

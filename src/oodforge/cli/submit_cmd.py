@@ -24,6 +24,7 @@ from oodforge.cli._model_options import (
     NumClassesOpt,
     ShortSideOpt,
     WeightsOpt,
+    output_source,
 )
 from oodforge.cli._progress import staged_progress
 from oodforge.errors import UsageError
@@ -85,7 +86,6 @@ def register(app: typer.Typer) -> None:
         quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     ) -> None:
         """Write one split's score maps where and how the SegmentMeIfYouCan toolkit reads them (no labels needed)."""
-        from oodforge.cli.benchmark_cmd import _source
         from oodforge.eval.smiyc_submit import plan_submission, write_submission
 
         if benchmark is None or root is None or out is None or score is None:
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
             "--input-size": input_size, "--short-side": short_side, "--input-scale": input_scale,
             "--channel-order": channel_order,
         }  # fmt: skip
-        load_source = _source(logits, checkpoint, model, weights, flags)
+        load_source = output_source(logits, checkpoint, model, weights, flags)
         plan = plan_submission(
             benchmark, root, out, score, split=split, temperature=temperature,
             class_temperature=class_temperature, sml_stats=sml_stats, overwrite=overwrite,
